@@ -1,0 +1,278 @@
+//! Stage 1 of the pipeline: PCM audio in. WAV files are read with `hound`.
+//!
+//! wakeguard works on 16 kHz mono audio. [`read_wav`] accepts 8/16/24/32-bit
+//! integer and 32-bit float mono files at 16 kHz and refuses anything else
+//! with a typed [`WavError`] naming what was found and what is expected.
+//! [`read_wav_with`] can also downmix and resample (with `rubato`'s FFT
+//! resampler) when asked to.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::SAMPLE_RATE;
+use crate::error::{Error, WavError};
+
+/// Mono audio, samples normalised to `[-1.0, 1.0]` (an `i16` sample `s`
+/// becomes `s / 32768`, so converting back by `× 32768` is exact).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Mono samples in `[-1.0, 1.0]`.
+    pub samples: Vec<f32>,
+}
+
+impl Audio {
+    /// Duration in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+
+    /// The samples as `i16`, rounding and clipping to the int16 range.
+    pub fn to_i16(&self) -> Vec<i16> {
+        self.samples
+            .iter()
+            .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+            .collect()
+    }
+}
+
+/// How [`read_wav_with`] treats files that are not 16 kHz mono.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WavOptions {
+    /// Average all channels into one. Default: false (multichannel files are refused).
+    pub downmix: bool,
+    /// Resample other rates to 16 kHz. Default: false (other rates are refused).
+    pub resample: bool,
+}
+
+impl WavOptions {
+    /// Accept anything hound can decode: downmix and resample.
+    pub fn convert() -> Self {
+        WavOptions {
+            downmix: true,
+            resample: true,
+        }
+    }
+}
+
+/// Read a 16 kHz mono WAV file, refusing any other rate or channel count.
+pub fn read_wav(path: impl AsRef<Path>) -> Result<Audio, Error> {
+    read_wav_with(path, WavOptions::default())
+}
+
+/// Read a WAV file, converting it to 16 kHz mono as `options` allow.
+pub fn read_wav_with(path: impl AsRef<Path>, options: WavOptions) -> Result<Audio, Error> {
+    let path = path.as_ref();
+    let with_path = |kind| Error::Wav {
+        path: Some(path.to_path_buf()),
+        kind,
+    };
+    let file = std::fs::File::open(path).map_err(|e| with_path(WavError::Io(e)))?;
+    decode_wav(std::io::BufReader::new(file), options).map_err(with_path)
+}
+
+/// Decode WAV bytes from any reader (no path in the error).
+pub fn read_wav_from(reader: impl Read, options: WavOptions) -> Result<Audio, Error> {
+    decode_wav(reader, options).map_err(|kind| Error::Wav { path: None, kind })
+}
+
+fn map_hound(e: hound::Error) -> WavError {
+    match e {
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            WavError::Truncated
+        }
+        hound::Error::IoError(io) => WavError::Io(io),
+        hound::Error::FormatError(why) => WavError::Malformed(why),
+        hound::Error::UnfinishedSample => WavError::Truncated,
+        hound::Error::TooWide | hound::Error::Unsupported | hound::Error::InvalidSampleFormat => {
+            WavError::Malformed("unsupported or inconsistent WAV format header")
+        }
+    }
+}
+
+fn decode_wav(reader: impl Read, options: WavOptions) -> Result<Audio, WavError> {
+    let reader = hound::WavReader::new(reader).map_err(map_hound)?;
+    let spec = reader.spec();
+    let float = spec.sample_format == hound::SampleFormat::Float;
+    if spec.channels == 0 {
+        return Err(WavError::Malformed("zero channels"));
+    }
+    if spec.channels > 1 && !options.downmix {
+        return Err(WavError::Channels {
+            found: spec.channels,
+        });
+    }
+    if spec.sample_rate != SAMPLE_RATE && !options.resample {
+        return Err(WavError::SampleRate {
+            found: spec.sample_rate,
+            expected: SAMPLE_RATE,
+        });
+    }
+    let interleaved: Vec<f32> = match (float, spec.bits_per_sample) {
+        (true, 32) => {
+            let v = reader
+                .into_samples::<f32>()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_hound)?;
+            if v.iter().any(|s| !s.is_finite()) {
+                return Err(WavError::NonFinite);
+            }
+            v
+        }
+        (false, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|s| (s as f64 * scale) as f32))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_hound)?
+        }
+        (float, bits) => return Err(WavError::SampleFormat { bits, float }),
+    };
+    if interleaved.is_empty() {
+        return Err(WavError::Empty);
+    }
+    let channels = spec.channels as usize;
+    if interleaved.len() % channels != 0 {
+        return Err(WavError::Truncated);
+    }
+    let mono: Vec<f32> = if channels == 1 {
+        interleaved
+    } else {
+        interleaved
+            .chunks_exact(channels)
+            .map(|c| c.iter().sum::<f32>() / channels as f32)
+            .collect()
+    };
+    let samples = if spec.sample_rate == SAMPLE_RATE {
+        mono
+    } else {
+        resample(&mono, spec.sample_rate, SAMPLE_RATE)?
+    };
+    Ok(Audio {
+        sample_rate: SAMPLE_RATE,
+        samples,
+    })
+}
+
+/// Resample a whole mono clip with rubato's synchronous FFT resampler.
+pub fn resample_clip(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Error> {
+    resample(samples, from, to).map_err(|kind| Error::Wav { path: None, kind })
+}
+
+fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, WavError> {
+    use rubato::audioadapter_buffers::direct::InterleavedSlice;
+    use rubato::{Fft, FixedSync, Resampler};
+    if from == to {
+        return Ok(samples.to_vec());
+    }
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both)
+        .map_err(|e| WavError::Resample(e.to_string()))?;
+    let input = InterleavedSlice::new(samples, 1, samples.len())
+        .map_err(|e| WavError::Resample(e.to_string()))?;
+    let out = resampler
+        .process_all(&input, samples.len(), None)
+        .map_err(|e| WavError::Resample(e.to_string()))?;
+    Ok(out.take_data())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn wav_bytes(spec: hound::WavSpec, n: usize) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut w = hound::WavWriter::new(&mut buf, spec).unwrap();
+            for i in 0..n * spec.channels as usize {
+                match spec.sample_format {
+                    hound::SampleFormat::Float => w.write_sample((i as f32 * 0.01).sin()).unwrap(),
+                    hound::SampleFormat::Int => w.write_sample((i % 100) as i32 - 50).unwrap(),
+                }
+            }
+            w.finalize().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    fn spec(rate: u32, channels: u16, bits: u16, float: bool) -> hound::WavSpec {
+        hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
+        }
+    }
+
+    #[test]
+    fn reads_16_bit_mono_exactly() {
+        let bytes = wav_bytes(spec(16_000, 1, 16, false), 500);
+        let a = read_wav_from(Cursor::new(bytes), WavOptions::default()).unwrap();
+        assert_eq!(a.samples.len(), 500);
+        assert_eq!(a.to_i16()[0], -50);
+        assert_eq!(a.to_i16()[99], 49);
+    }
+
+    #[test]
+    fn refuses_other_rates_and_stereo_unless_asked() {
+        let bytes = wav_bytes(spec(44_100, 1, 16, false), 4410);
+        let err = read_wav_from(Cursor::new(bytes.clone()), WavOptions::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Wav {
+                kind: WavError::SampleRate {
+                    found: 44_100,
+                    expected: 16_000
+                },
+                ..
+            }
+        ));
+        let a = read_wav_from(Cursor::new(bytes), WavOptions::convert()).unwrap();
+        assert!(
+            (a.samples.len() as i64 - 1600).abs() <= 2,
+            "{}",
+            a.samples.len()
+        );
+
+        let bytes = wav_bytes(spec(16_000, 2, 16, false), 100);
+        assert!(matches!(
+            read_wav_from(Cursor::new(bytes.clone()), WavOptions::default()),
+            Err(Error::Wav {
+                kind: WavError::Channels { found: 2 },
+                ..
+            })
+        ));
+        let a = read_wav_from(Cursor::new(bytes), WavOptions::convert()).unwrap();
+        assert_eq!(a.samples.len(), 100);
+    }
+
+    #[test]
+    fn reads_other_depths_and_float() {
+        for (bits, float) in [(8, false), (24, false), (32, false), (32, true)] {
+            let bytes = wav_bytes(spec(16_000, 1, bits, float), 64);
+            let a = read_wav_from(Cursor::new(bytes), WavOptions::default()).unwrap();
+            assert_eq!(a.samples.len(), 64, "{bits} {float}");
+            assert!(a.samples.iter().all(|s| s.abs() <= 1.0));
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_are_errors() {
+        let bytes = wav_bytes(spec(16_000, 1, 16, false), 500);
+        for cut in [0, 10, 43, 44 + 301, bytes.len() - 1] {
+            let r = read_wav_from(Cursor::new(bytes[..cut].to_vec()), WavOptions::default());
+            assert!(r.is_err(), "cut at {cut} accepted");
+        }
+        let r = read_wav_from(
+            Cursor::new(b"not a wav file at all".to_vec()),
+            WavOptions::default(),
+        );
+        assert!(matches!(r, Err(Error::Wav { .. })));
+    }
+}

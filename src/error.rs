@@ -1,0 +1,281 @@
+//! Typed errors. Every fallible public function returns [`Error`]; nothing in
+//! the library panics on bad input.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The crate-wide error type.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An [`MfccConfig`](crate::features::MfccConfig) failed validation.
+    Config(ConfigError),
+    /// A PCM sample was NaN or infinite. The chunk was rejected as a whole:
+    /// no sample of it was consumed and no frame was produced from it.
+    NonFiniteSample {
+        /// Index of the first offending sample within the chunk.
+        index: usize,
+    },
+    /// A buffer, frame or tensor had the wrong length or shape.
+    Shape {
+        /// What was being checked.
+        what: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A WAV file could not be read or is not in a supported format.
+    Wav {
+        /// The file, when the audio came from a path.
+        path: Option<PathBuf>,
+        /// What went wrong.
+        kind: WavError,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "invalid feature configuration: {e}"),
+            Error::NonFiniteSample { index } => {
+                write!(
+                    f,
+                    "sample {index} of the chunk is NaN or infinite; chunk rejected"
+                )
+            }
+            Error::Shape {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected length {expected}, found {found}"),
+            Error::Wav {
+                path: Some(p),
+                kind,
+            } => write!(f, "{}: {kind}", p.display()),
+            Error::Wav { path: None, kind } => write!(f, "WAV input: {kind}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Wav { kind, .. } => Some(kind),
+            Error::NonFiniteSample { .. } | Error::Shape { .. } => None,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+/// Why an [`MfccConfig`](crate::features::MfccConfig) is invalid.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A numeric option is NaN or infinite.
+    NonFinite {
+        /// The option's field name.
+        field: &'static str,
+    },
+    /// An option that must be positive is zero or negative.
+    NotPositive {
+        /// The option's field name.
+        field: &'static str,
+    },
+    /// The sample rate is outside 1 kHz ..= 384 kHz.
+    SampleRate {
+        /// The rejected rate in Hz.
+        found: u32,
+    },
+    /// The frame is shorter than 2 samples once converted from milliseconds.
+    FrameTooShort {
+        /// Samples per frame.
+        samples: usize,
+    },
+    /// The hop is longer than the frame, so samples would be skipped.
+    HopLongerThanFrame {
+        /// Hop in samples.
+        hop: usize,
+        /// Frame length in samples.
+        frame: usize,
+    },
+    /// The FFT is shorter than the frame, or not a power of two when one is required.
+    FftSize {
+        /// The requested FFT size.
+        fft_size: usize,
+        /// Frame length in samples.
+        frame: usize,
+    },
+    /// `low_freq` is not below `high_freq`, or negative.
+    FrequencyRange {
+        /// Lower edge in Hz.
+        low: f32,
+        /// Upper edge in Hz (after resolving 0 or negative values relative to Nyquist).
+        high: f32,
+    },
+    /// The upper frequency is above the Nyquist frequency.
+    AboveNyquist {
+        /// Upper edge in Hz.
+        high: f32,
+        /// Half the sample rate.
+        nyquist: f32,
+    },
+    /// More cepstra were asked for than there are mel bins.
+    TooManyCepstra {
+        /// Requested number of cepstral coefficients.
+        n_mfcc: usize,
+        /// Number of mel bins.
+        n_mels: usize,
+    },
+    /// A mel filter covers no FFT bin: too many mel bins for this FFT size and range.
+    EmptyMelBin {
+        /// Index of the empty filter.
+        bin: usize,
+    },
+    /// The pre-emphasis coefficient is outside `0.0..=1.0`.
+    PreEmphasis {
+        /// The rejected coefficient.
+        found: f32,
+    },
+    /// The log floor must be a positive finite number.
+    LogFloor {
+        /// The rejected floor.
+        found: f32,
+    },
+    /// The ring buffer must hold at least one frame.
+    RingCapacity,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NonFinite { field } => write!(f, "`{field}` is NaN or infinite"),
+            ConfigError::NotPositive { field } => write!(f, "`{field}` must be positive"),
+            ConfigError::SampleRate { found } => {
+                write!(f, "sample rate {found} Hz is outside 1000..=384000 Hz")
+            }
+            ConfigError::FrameTooShort { samples } => {
+                write!(
+                    f,
+                    "frame of {samples} samples is too short (need at least 2)"
+                )
+            }
+            ConfigError::HopLongerThanFrame { hop, frame } => {
+                write!(
+                    f,
+                    "hop of {hop} samples is longer than the frame of {frame} samples"
+                )
+            }
+            ConfigError::FftSize { fft_size, frame } => write!(
+                f,
+                "FFT size {fft_size} must be at least the frame length ({frame} samples)"
+            ),
+            ConfigError::FrequencyRange { low, high } => {
+                write!(
+                    f,
+                    "frequency range {low} Hz .. {high} Hz is empty or negative"
+                )
+            }
+            ConfigError::AboveNyquist { high, nyquist } => {
+                write!(
+                    f,
+                    "upper frequency {high} Hz is above Nyquist ({nyquist} Hz)"
+                )
+            }
+            ConfigError::TooManyCepstra { n_mfcc, n_mels } => {
+                write!(f, "{n_mfcc} cepstra requested but only {n_mels} mel bins")
+            }
+            ConfigError::EmptyMelBin { bin } => write!(
+                f,
+                "mel filter {bin} covers no FFT bin; use fewer mel bins or a larger FFT"
+            ),
+            ConfigError::PreEmphasis { found } => {
+                write!(f, "pre-emphasis {found} is outside 0.0..=1.0")
+            }
+            ConfigError::LogFloor { found } => {
+                write!(f, "log floor {found} must be positive and finite")
+            }
+            ConfigError::RingCapacity => write!(f, "ring buffer capacity must be at least 1 frame"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a WAV input was refused.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WavError {
+    /// The file could not be opened or read.
+    Io(std::io::Error),
+    /// The data is not a RIFF/WAVE file, or its header is malformed.
+    Malformed(&'static str),
+    /// The file ends in the middle of a sample or before its declared data length.
+    Truncated,
+    /// The sample rate differs from the one required and conversion was not requested.
+    SampleRate {
+        /// Rate found in the file, Hz.
+        found: u32,
+        /// Rate required, Hz.
+        expected: u32,
+    },
+    /// The file has more than one channel and conversion was not requested.
+    Channels {
+        /// Channels found in the file.
+        found: u16,
+    },
+    /// A bit depth / sample format combination that is not supported.
+    SampleFormat {
+        /// Bits per sample found in the file.
+        bits: u16,
+        /// Whether the samples are IEEE float.
+        float: bool,
+    },
+    /// The file contains no audio.
+    Empty,
+    /// A float WAV contained NaN or infinite samples.
+    NonFinite,
+    /// Resampling failed (the resampler refused the rate pair).
+    Resample(String),
+}
+
+impl fmt::Display for WavError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WavError::Io(e) => write!(f, "cannot read: {e}"),
+            WavError::Malformed(why) => write!(f, "not a valid WAV file: {why}"),
+            WavError::Truncated => write!(f, "WAV data is truncated"),
+            WavError::SampleRate { found, expected } => write!(
+                f,
+                "sample rate is {found} Hz, expected {expected} Hz (convert the file, or enable resampling)"
+            ),
+            WavError::Channels { found } => write!(
+                f,
+                "{found} channels, expected mono (convert the file, or enable downmixing)"
+            ),
+            WavError::SampleFormat { bits, float } => write!(
+                f,
+                "unsupported sample format: {bits}-bit {}; supported: 8/16/24/32-bit integer PCM, 32-bit float",
+                if *float { "float" } else { "integer" }
+            ),
+            WavError::Empty => write!(f, "WAV file contains no samples"),
+            WavError::NonFinite => write!(f, "WAV file contains NaN or infinite samples"),
+            WavError::Resample(why) => write!(f, "resampling failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for WavError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WavError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
