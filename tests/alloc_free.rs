@@ -1,28 +1,39 @@
 //! After construction, pushing audio into an `MfccStream` performs no heap
-//! allocation. A counting global allocator observes every allocation made
-//! by this test binary; this file holds a single test so no other test
-//! thread allocates concurrently.
+//! allocation. A counting global allocator counts the allocations made by
+//! the test's own thread (the test harness's threads allocate on their own
+//! schedule and are not counted).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wakeguard::features::{MfccConfig, MfccPlan, MfccStream};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the slot may be gone while the thread shuts down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -42,17 +53,17 @@ fn pushing_audio_does_not_allocate() {
         },
     ] {
         let plan = Arc::new(MfccPlan::new(config).unwrap());
-        let at_start = ALLOCATIONS.load(Ordering::SeqCst);
+        let at_start = allocations();
         let mut stream = MfccStream::new(plan, 100).unwrap();
         // The counter sees construction (which does allocate): it is live.
-        assert!(ALLOCATIONS.load(Ordering::SeqCst) > at_start);
+        assert!(allocations() > at_start);
         let pcm_i16: Vec<i16> = (0..16_000)
             .map(|i| ((i as f32 * 0.05).sin() * 10_000.0) as i16)
             .collect();
         let pcm_f32: Vec<f32> = pcm_i16.iter().map(|&s| s as f32 / 32768.0).collect();
         let mut sum = 0.0f32;
 
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let before = allocations();
         let mut frames = 0;
         for chunk in pcm_i16.chunks(317) {
             frames += stream.push_with(chunk, |_, f| sum += f[1]).unwrap();
@@ -61,7 +72,7 @@ fn pushing_audio_does_not_allocate() {
             frames += stream.push(chunk).unwrap();
         }
         let window_len = stream.ring().window().len();
-        let after = ALLOCATIONS.load(Ordering::SeqCst);
+        let after = allocations();
 
         assert!(frames > 190, "only {frames} frames");
         assert!(window_len > 0 && sum.is_finite());
