@@ -91,64 +91,164 @@ fn map_hound(e: hound::Error) -> WavError {
     }
 }
 
-fn decode_wav(reader: impl Read, options: WavOptions) -> Result<Audio, WavError> {
-    let reader = hound::WavReader::new(reader).map_err(map_hound)?;
-    let spec = reader.spec();
-    let float = spec.sample_format == hound::SampleFormat::Float;
-    if spec.channels == 0 {
-        return Err(WavError::Malformed("zero channels"));
+/// A WAV file read incrementally, as 16 kHz mono `f32` in `[-1, 1]`, so
+/// that recordings of several hours are processed at a steady memory
+/// footprint. Multichannel files are averaged when `downmix` is set;
+/// resampling needs the whole clip ([`read_wav_with`]), so the file must
+/// already be at 16 kHz.
+pub struct WavSource<R: Read> {
+    reader: hound::WavReader<R>,
+    channels: usize,
+    float: bool,
+    scale: f32,
+    frame: Vec<f32>,
+    path: Option<std::path::PathBuf>,
+}
+
+impl<R: Read> std::fmt::Debug for WavSource<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavSource")
+            .field("spec", &self.reader.spec())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
-    if spec.channels > 1 && !options.downmix {
-        return Err(WavError::Channels {
-            found: spec.channels,
-        });
-    }
-    if spec.sample_rate != SAMPLE_RATE && !options.resample {
-        return Err(WavError::SampleRate {
-            found: spec.sample_rate,
-            expected: SAMPLE_RATE,
-        });
-    }
-    let interleaved: Vec<f32> = match (float, spec.bits_per_sample) {
-        (true, 32) => {
-            let v = reader
-                .into_samples::<f32>()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_hound)?;
-            if v.iter().any(|s| !s.is_finite()) {
-                return Err(WavError::NonFinite);
-            }
-            v
-        }
-        (false, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|s| (s as f64 * scale) as f32))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_hound)?
-        }
-        (float, bits) => return Err(WavError::SampleFormat { bits, float }),
+}
+
+/// Open a WAV file for incremental reading (see [`WavSource`]).
+pub fn open_wav(
+    path: impl AsRef<Path>,
+    downmix: bool,
+) -> Result<WavSource<std::io::BufReader<std::fs::File>>, Error> {
+    let path = path.as_ref();
+    let wrap = |kind| Error::Wav {
+        path: Some(path.to_path_buf()),
+        kind,
     };
-    if interleaved.is_empty() {
-        return Err(WavError::Empty);
+    let file = std::fs::File::open(path).map_err(|e| wrap(WavError::Io(e)))?;
+    let mut source =
+        WavSource::new(std::io::BufReader::new(file), downmix, SAMPLE_RATE).map_err(wrap)?;
+    source.path = Some(path.to_path_buf());
+    Ok(source)
+}
+
+impl<R: Read> WavSource<R> {
+    /// Parse the header and check the format. `rate` is the rate required
+    /// (pass the file's own rate via [`WavSource::any_rate`] to accept any).
+    fn new(reader: R, downmix: bool, rate: u32) -> Result<Self, WavError> {
+        let reader = hound::WavReader::new(reader).map_err(map_hound)?;
+        let spec = reader.spec();
+        let float = spec.sample_format == hound::SampleFormat::Float;
+        if spec.channels == 0 {
+            return Err(WavError::Malformed("zero channels"));
+        }
+        if spec.channels > 1 && !downmix {
+            return Err(WavError::Channels {
+                found: spec.channels,
+            });
+        }
+        if rate != 0 && spec.sample_rate != rate {
+            return Err(WavError::SampleRate {
+                found: spec.sample_rate,
+                expected: rate,
+            });
+        }
+        let scale = match (float, spec.bits_per_sample) {
+            (true, 32) => 1.0,
+            (false, bits @ (8 | 16 | 24 | 32)) => (1.0 / (1u64 << (bits - 1)) as f64) as f32,
+            (float, bits) => return Err(WavError::SampleFormat { bits, float }),
+        };
+        if reader.len() == 0 {
+            return Err(WavError::Empty);
+        }
+        Ok(WavSource {
+            channels: spec.channels as usize,
+            frame: vec![0.0; spec.channels as usize],
+            reader,
+            float,
+            scale,
+            path: None,
+        })
     }
-    let channels = spec.channels as usize;
-    if interleaved.len() % channels != 0 {
+
+    /// The file's sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.reader.spec().sample_rate
+    }
+
+    /// Total length in (mono) samples, from the header.
+    pub fn len_samples(&self) -> u64 {
+        self.reader.len() as u64 / self.channels as u64
+    }
+
+    /// Fill `out` with the next samples; returns how many were written (0
+    /// at the end of the file). A truncated file or a NaN sample is an error.
+    pub fn read(&mut self, out: &mut [f32]) -> Result<usize, Error> {
+        self.read_inner(out).map_err(|kind| Error::Wav {
+            path: self.path.clone(),
+            kind,
+        })
+    }
+
+    fn read_inner(&mut self, out: &mut [f32]) -> Result<usize, WavError> {
+        let mut written = 0;
+        let channels = self.channels;
+        while written < out.len() {
+            let mut got = 0;
+            if self.float {
+                for (slot, s) in self.frame.iter_mut().zip(self.reader.samples::<f32>()) {
+                    let s = s.map_err(map_hound)?;
+                    if !s.is_finite() {
+                        return Err(WavError::NonFinite);
+                    }
+                    *slot = s;
+                    got += 1;
+                }
+            } else {
+                let scale = self.scale;
+                for (slot, s) in self.frame.iter_mut().zip(self.reader.samples::<i32>()) {
+                    *slot = s.map_err(map_hound)? as f32 * scale;
+                    got += 1;
+                }
+            }
+            match got {
+                0 => break,
+                g if g < channels => return Err(WavError::Truncated),
+                _ => {}
+            }
+            out[written] = if channels == 1 {
+                self.frame[0]
+            } else {
+                self.frame.iter().sum::<f32>() / channels as f32
+            };
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+fn decode_wav(reader: impl Read, options: WavOptions) -> Result<Audio, WavError> {
+    let required = if options.resample { 0 } else { SAMPLE_RATE };
+    let mut source = WavSource::new(reader, options.downmix, required)?;
+    let rate = source.sample_rate();
+    // Grow as data arrives rather than trusting the header's length: a
+    // corrupt header must not trigger a huge allocation.
+    let declared = source.len_samples();
+    let mut mono = Vec::new();
+    let mut buf = vec![0.0; 1 << 16];
+    loop {
+        let got = source.read_inner(&mut buf)?;
+        if got == 0 {
+            break;
+        }
+        mono.extend_from_slice(&buf[..got]);
+    }
+    if (mono.len() as u64) < declared {
         return Err(WavError::Truncated);
     }
-    let mono: Vec<f32> = if channels == 1 {
-        interleaved
-    } else {
-        interleaved
-            .chunks_exact(channels)
-            .map(|c| c.iter().sum::<f32>() / channels as f32)
-            .collect()
-    };
-    let samples = if spec.sample_rate == SAMPLE_RATE {
+    let samples = if rate == SAMPLE_RATE {
         mono
     } else {
-        resample(&mono, spec.sample_rate, SAMPLE_RATE)?
+        resample(&mono, rate, SAMPLE_RATE)?
     };
     Ok(Audio {
         sample_rate: SAMPLE_RATE,

@@ -25,6 +25,10 @@ pub enum Error {
         /// The length given.
         found: usize,
     },
+    /// A keyword model could not be loaded or run.
+    Model(ModelError),
+    /// The stream was finished; reset it before pushing more audio.
+    Finished,
     /// A WAV file could not be read or is not in a supported format.
     Wav {
         /// The file, when the audio came from a path.
@@ -54,6 +58,8 @@ impl fmt::Display for Error {
                 kind,
             } => write!(f, "{}: {kind}", p.display()),
             Error::Wav { path: None, kind } => write!(f, "WAV input: {kind}"),
+            Error::Model(e) => write!(f, "keyword model: {e}"),
+            Error::Finished => write!(f, "stream already finished; reset it first"),
         }
     }
 }
@@ -63,7 +69,8 @@ impl std::error::Error for Error {
         match self {
             Error::Config(e) => Some(e),
             Error::Wav { kind, .. } => Some(kind),
-            Error::NonFiniteSample { .. } | Error::Shape { .. } => None,
+            Error::Model(e) => Some(e),
+            Error::NonFiniteSample { .. } | Error::Shape { .. } | Error::Finished => None,
         }
     }
 }
@@ -73,6 +80,67 @@ impl From<ConfigError> for Error {
         Error::Config(e)
     }
 }
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(e)
+    }
+}
+
+/// Why a keyword model was refused or failed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The bytes are not a loadable ONNX model (tract's explanation inside).
+    Load(String),
+    /// The ONNX file has no `wakeguard` metadata entry.
+    MissingMetadata,
+    /// The metadata is not valid JSON of the expected form, or inconsistent.
+    BadMetadata(String),
+    /// The graph's inputs or outputs do not have the shapes the metadata implies.
+    Shape(String),
+    /// The model was trained on a different front end.
+    FrontEndMismatch {
+        /// The differing option.
+        field: &'static str,
+        /// The model's value.
+        model: String,
+        /// The front end's value.
+        front_end: String,
+    },
+    /// A label name the model does not have.
+    UnknownLabel(String),
+    /// Running the network failed.
+    Inference(String),
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Load(why) => write!(f, "cannot load ONNX model: {why}"),
+            ModelError::MissingMetadata => {
+                write!(
+                    f,
+                    "ONNX model has no \"wakeguard\" metadata (labels, features, thresholds)"
+                )
+            }
+            ModelError::BadMetadata(why) => write!(f, "invalid model metadata: {why}"),
+            ModelError::Shape(why) => write!(f, "model shapes do not match its metadata: {why}"),
+            ModelError::FrontEndMismatch {
+                field,
+                model,
+                front_end,
+            } => write!(
+                f,
+                "model expects {field} = {model}, but the front end uses {front_end}"
+            ),
+            ModelError::UnknownLabel(l) => write!(f, "the model has no label {l:?}"),
+            ModelError::Inference(why) => write!(f, "inference failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
 
 /// Why an [`MfccConfig`](crate::features::MfccConfig) is invalid.
 #[derive(Debug, Clone, PartialEq)]

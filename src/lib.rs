@@ -8,6 +8,8 @@
 //!
 //! 1. [`audio`]: PCM input, WAV files (16 kHz mono).
 //! 2. [`features`]: streaming MFCC front end with a ring buffer of frames.
+//! 3. [`model`]: the tiny streaming ONNX network (tract), per-frame posteriors.
+//! 4. [`detector`]: smoothing, per-label thresholds, one event per keyword.
 //!
 //! Every fallible function returns a typed [`Error`]; bad input never panics.
 #![forbid(unsafe_code)]
@@ -15,10 +17,12 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod audio;
+pub mod detector;
 pub mod error;
 pub mod features;
+pub mod model;
 
-pub use error::{ConfigError, Error, WavError};
+pub use error::{ConfigError, Error, ModelError, WavError};
 
 /// The sample rate every wakeguard model and preset expects, in Hz.
 pub const SAMPLE_RATE: u32 = 16_000;
