@@ -10,6 +10,13 @@
 //! 2. [`features`]: streaming MFCC front end with a ring buffer of frames.
 //! 3. [`model`]: the tiny streaming ONNX network (tract), per-frame posteriors.
 //! 4. [`detector`]: smoothing, per-label thresholds, one event per keyword.
+//! 5. [`intent`]: the send-message flow on a live stream: detector events,
+//!    the spoken name and the answer become inputs of the gate.
+//! 6. [`contacts`]: the opt-in contact book and spoken-name matching.
+//! 7. [`gate`]: the confirmation gate, an explicit state machine from wake
+//!    word to read-back to "yes"; its [`gate::ConfirmedMessage`] is the only
+//!    way to obtain a recording for sending (dispatch).
+//! 8. [`audit`]: every decision with its scores and reasons, never audio.
 //!
 //! Every fallible function returns a typed [`Error`]; bad input never panics.
 #![forbid(unsafe_code)]
@@ -17,9 +24,13 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod audio;
+pub mod audit;
+pub mod contacts;
 pub mod detector;
 pub mod error;
 pub mod features;
+pub mod gate;
+pub mod intent;
 pub mod model;
 
 pub use error::{ConfigError, Error, ModelError, WavError};

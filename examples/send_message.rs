@@ -1,0 +1,288 @@
+//! The whole "send a message to X" flow on a recording that plays the role
+//! of the microphone.
+//!
+//! ```text
+//! cargo run --release --example send_message -- --contacts CONTACTS.toml [--json] [--audit] FILE.wav
+//! ```
+//!
+//! `CONTACTS.toml` enrolls each allowed recipient explicitly:
+//!
+//! ```toml
+//! [[contact]]
+//! name = "Alice"
+//! samples = ["alice1.wav", "alice2.wav"]   # the user saying the name; paths relative to this file
+//!
+//! [[contact]]
+//! name = "Bob"
+//! samples = ["bob1.wav"]
+//! blocked = true
+//! ```
+//!
+//! The read-back prompt (e.g. "Send a 6-second message to Alice?") is
+//! assumed to take as long as speaking it would: 0.3 s plus 65 ms per
+//! character (about 15 characters per second, a typical text-to-speech
+//! rate), so "Send a 6-second message to Alice?" takes 2.45 s. Whatever
+//! speech follows in the recording is the answer.
+//!
+//! With `--json`, one JSON object per line for every flow event:
+//! `{"event": "wake"|"intent"|"name"|"contact"|"readback"|"answer"|"confirmed"|"cancelled"|"dispatched"|..., "time": s, ...}`.
+//! `--audit` prints the gate's audit log (every decision with its scores,
+//! never audio) at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use wakeguard::audio::open_wav;
+use wakeguard::contacts::ContactBook;
+use wakeguard::features::MfccPlan;
+use wakeguard::gate::{ConfirmedMessage, GateEvent};
+use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
+use wakeguard::model::KeywordModel;
+
+const USAGE: &str =
+    "usage: send_message --contacts CONTACTS.toml [--model PATH] [--json] [--audit] FILE.wav";
+
+#[derive(Deserialize)]
+struct ContactsFile {
+    #[serde(default)]
+    contact: Vec<ContactEntry>,
+}
+
+#[derive(Deserialize)]
+struct ContactEntry {
+    name: String,
+    samples: Vec<PathBuf>,
+    #[serde(default)]
+    blocked: bool,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("send_message: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_contacts(
+    path: &Path,
+    plan: &Arc<MfccPlan>,
+    speech_rms: f32,
+) -> Result<ContactBook, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: ContactsFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if file.contact.is_empty() {
+        return Err(format!("{}: no [[contact]] entries", path.display()));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut book = ContactBook::new();
+    for entry in file.contact {
+        let samples: Vec<PathBuf> = entry.samples.iter().map(|s| dir.join(s)).collect();
+        let id = enroll_from_wavs(&mut book, plan, &entry.name, &samples, speech_rms)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if entry.blocked {
+            book.block(id).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(book)
+}
+
+fn run() -> Result<(), String> {
+    let mut contacts = None;
+    let mut model_path = None;
+    let mut json = false;
+    let mut audit = false;
+    let mut file = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--contacts" => contacts = Some(PathBuf::from(args.next().ok_or(USAGE)?)),
+            "--model" => model_path = Some(args.next().ok_or(USAGE)?),
+            "--json" => json = true,
+            "--audit" => audit = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
+            _ if file.is_none() => file = Some(arg),
+            _ => return Err(format!("more than one input file\n{USAGE}")),
+        }
+    }
+    let (Some(contacts), Some(file)) = (contacts, file) else {
+        return Err(USAGE.into());
+    };
+    let model = Arc::new(
+        match &model_path {
+            Some(p) => KeywordModel::from_path(p),
+            None => KeywordModel::embedded(),
+        }
+        .map_err(|e| e.to_string())?,
+    );
+    let config = FlowConfig::default();
+    let plan = Arc::new(
+        MfccPlan::new(model.metadata().front_end().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
+    );
+    let book = load_contacts(&contacts, &plan, config.speech_rms)?;
+    let flow = MessageFlow::new(model, book, config).map_err(|e| e.to_string())?;
+    let mut source = open_wav(&file, true).map_err(|e| e.to_string())?;
+
+    let mut device = SimulatedDevice::new(flow);
+    let mut buf = vec![0.0f32; 1_600];
+    let mut events = Vec::new();
+    let mut sent = 0;
+    let mut report = |message: Option<ConfirmedMessage>, now: u64, events: &mut Vec<FlowEvent>| {
+        print_events(events, json);
+        if let Some(message) = message {
+            let at = now as f64 / 16_000.0;
+            message.dispatch(|contact, name, audio| {
+                let secs = audio.len() as f64 / 16_000.0;
+                if json {
+                    println!(
+                        "{{\"event\": \"dispatched\", \"time\": {at:.3}, \"recipient\": {}, \"contact_id\": {}, \"duration\": {secs:.3}}}",
+                        json_str(name),
+                        contact.0
+                    );
+                } else {
+                    println!("{at:8.3}  DISPATCHED {secs:.1} s of audio to {name} ({contact})");
+                }
+            });
+            sent += 1;
+        }
+    };
+    loop {
+        let n = source.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        let pcm: Vec<i16> = buf[..n]
+            .iter()
+            .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        let confirmed = device.push(&pcm, &mut events).map_err(|e| e.to_string())?;
+        report(confirmed, device.flow().now(), &mut events);
+    }
+    // End of the recording: silence until the request in progress is decided.
+    let confirmed = device
+        .drain(16_000 * 30, &mut events)
+        .map_err(|e| e.to_string())?;
+    report(confirmed, device.flow().now(), &mut events);
+    let flow = device.flow();
+    if audit {
+        for entry in flow.gate().audit() {
+            println!("{entry}");
+        }
+    }
+    if !json {
+        println!("{sent} message(s) dispatched");
+    }
+    Ok(())
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn print_events(events: &mut Vec<FlowEvent>, json: bool) {
+    for e in events.drain(..) {
+        let line = match &e {
+            FlowEvent::Wake { label, score, at } => (
+                *at,
+                "wake",
+                format!("\"label\": {}, \"score\": {score:.4}", json_str(label)),
+            ),
+            FlowEvent::Intent { score, at } => (*at, "intent", format!("\"score\": {score:.4}")),
+            FlowEvent::NameSegment { start, end } => (
+                *end,
+                "name",
+                format!(
+                    "\"start\": {:.3}, \"end\": {:.3}",
+                    *start as f64 / 16e3,
+                    *end as f64 / 16e3
+                ),
+            ),
+            FlowEvent::Answer {
+                yes,
+                no,
+                cancel,
+                start,
+            } => (
+                *start,
+                "answer",
+                format!("\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}"),
+            ),
+            FlowEvent::Refused { at, error } => {
+                (*at, "refused", format!("\"error\": {}", json_str(error)))
+            }
+            FlowEvent::Gate { at, event } => match event {
+                GateEvent::ContactMatched {
+                    contact,
+                    name,
+                    score,
+                    margin,
+                } => (
+                    *at,
+                    "contact",
+                    format!(
+                        "\"contact\": {}, \"contact_id\": {}, \"score\": {score:.4}, \"margin\": {margin:.4}",
+                        json_str(name),
+                        contact.0
+                    ),
+                ),
+                GateEvent::Readback(r) => (
+                    *at,
+                    "readback",
+                    format!(
+                        "\"contact\": {}, \"prompt\": {}, \"duration\": {:.3}",
+                        json_str(&r.recipient_name),
+                        json_str(&r.prompt),
+                        r.duration_samples as f64 / 16e3
+                    ),
+                ),
+                GateEvent::AnswerAccepted { yes, margin } => (
+                    *at,
+                    "confirmed",
+                    format!("\"yes\": {yes:.4}, \"margin\": {margin:.4}"),
+                ),
+                GateEvent::Cancelled { reason } => (
+                    *at,
+                    "cancelled",
+                    format!("\"reason\": {}", json_str(&reason.to_string())),
+                ),
+                other => (
+                    *at,
+                    "gate",
+                    format!("\"detail\": {}", json_str(&format!("{other:?}"))),
+                ),
+            },
+            other => (
+                0,
+                "other",
+                format!("\"detail\": {}", json_str(&format!("{other:?}"))),
+            ),
+        };
+        let (at, kind, fields) = line;
+        let t = at as f64 / 16_000.0;
+        if json {
+            println!("{{\"event\": \"{kind}\", \"time\": {t:.3}, {fields}}}");
+        } else {
+            println!("{t:8.3}  {kind:<10} {}", fields.replace('"', ""));
+        }
+    }
+}

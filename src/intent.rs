@@ -1,0 +1,667 @@
+//! Stage 5 of the pipeline: "send a message to X" on a live stream.
+//!
+//! [`MessageFlow`] connects the [`Detector`] to the confirmation [`Gate`]:
+//! wake-word events and the `send_message` intent become gate inputs, the
+//! spoken name after the intent is cut out with an energy segmenter and
+//! matched against the enrolled contacts, the message audio is fed to the
+//! gate's recorder, and after the application has presented the read-back
+//! the next utterance is scored as the answer from the model's `yes`, `no`
+//! and `cancel` posteriors. The gate alone decides; this module only
+//! measures and forwards, and every doubt it meets (no name spoken, no
+//! answer) is left to the gate's timeouts, which fail closed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::contacts::{ContactBook, FeatureSeq};
+use crate::detector::{Detection, Detector, DetectorConfig, DetectorSink};
+use crate::error::{Error, ModelError};
+use crate::features::{MfccPlan, mfcc};
+use crate::gate::{ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected};
+use crate::model::KeywordModel;
+
+/// Frame of the speech segmenter: 10 ms at 16 kHz.
+const SEG_FRAME: usize = 160;
+
+/// Options of the send-message flow (the gate's own thresholds and windows
+/// live in [`GateConfig`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowConfig {
+    /// Labels that count as the wake word. Default: the six wake words of
+    /// the bundled model.
+    pub wake_labels: Vec<String>,
+    /// The gate's thresholds and windows. Default: [`GateConfig::default`].
+    pub gate: GateConfig,
+    /// Detector options. Default: [`DetectorConfig::default`].
+    pub detector: DetectorConfig,
+    /// RMS (int16 units) of a 10 ms frame above which it counts as speech
+    /// when cutting out the name and the answer. Default: 400.0 (about -38 dBFS).
+    pub speech_rms: f32,
+    /// A pause this long ends the spoken name or the answer. Default: 0.35 s.
+    pub segment_pause: u64,
+    /// The name is cut at this length. Default: 1.5 s.
+    pub max_name: u64,
+    /// Posteriors are still read this long after the answer's last speech
+    /// frame (the network fires at the end of a word). Default: 0.4 s.
+    pub answer_tail: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            wake_labels: [
+                "alexa",
+                "computer",
+                "jarvis",
+                "smart_mirror",
+                "snowboy",
+                "view_glass",
+            ]
+            .map(String::from)
+            .to_vec(),
+            gate: GateConfig::default(),
+            detector: DetectorConfig::default(),
+            speech_rms: 400.0,
+            segment_pause: 5_600,
+            max_name: 24_000,
+            answer_tail: 6_400,
+        }
+    }
+}
+
+/// What happened while a chunk was processed, for the application and the
+/// audit trail. Every [`GateEvent`] is forwarded as [`FlowEvent::Gate`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FlowEvent {
+    /// A wake word was heard (before the gate's own threshold).
+    Wake {
+        /// Which wake word.
+        label: Arc<str>,
+        /// Its score.
+        score: f32,
+        /// Sample at which it ended.
+        at: u64,
+    },
+    /// The `send_message` intent was heard.
+    Intent {
+        /// Its score.
+        score: f32,
+        /// Sample at which it ended.
+        at: u64,
+    },
+    /// The spoken name was cut out of the stream and handed to the gate.
+    NameSegment {
+        /// First sample of the name.
+        start: u64,
+        /// Sample after its end.
+        end: u64,
+    },
+    /// The answer utterance was scored and handed to the gate.
+    Answer {
+        /// Best smoothed "yes" posterior during the answer.
+        yes: f32,
+        /// Best "no" posterior.
+        no: f32,
+        /// Best "cancel" posterior.
+        cancel: f32,
+        /// First sample of the answer.
+        start: u64,
+    },
+    /// A decision of the gate.
+    Gate {
+        /// Sample time of the decision.
+        at: u64,
+        /// The decision.
+        event: GateEvent,
+    },
+    /// The gate refused an input (e.g. a score out of range); the request
+    /// was cancelled by the gate.
+    Refused {
+        /// Sample time.
+        at: u64,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Cutting one utterance (name or answer) out of the stream.
+#[derive(Debug, Clone, PartialEq)]
+enum Capture {
+    /// Not listening for an utterance.
+    Off,
+    /// Waiting for the name to start / collecting it. `from`: first sample
+    /// that may belong to the name.
+    Name {
+        from: u64,
+        speech: Option<(u64, u64)>,
+    },
+    /// Waiting for the answer / collecting it, with the best posteriors seen.
+    Answer {
+        speech: Option<(u64, u64)>,
+        best: [f32; 3],
+    },
+}
+
+/// The send-message flow over one audio stream. See the module docs.
+#[derive(Debug)]
+pub struct MessageFlow {
+    config: FlowConfig,
+    detector: Detector,
+    gate: Gate,
+    plan: Arc<MfccPlan>,
+    /// The most recent audio, for cutting out the name after the fact.
+    history: VecDeque<i16>,
+    history_start: u64,
+    history_cap: usize,
+    capture: Capture,
+    /// Audio already handed to the gate's recorder, up to this sample.
+    recorded_to: u64,
+    wake: Vec<bool>,
+    intent: usize,
+    answer_labels: [usize; 3],
+    now: u64,
+}
+
+/// Collects detector output during one push.
+struct Collect<'a> {
+    detections: &'a mut Vec<Detection>,
+    frames: &'a mut Vec<(u64, [f32; 3])>,
+    answer_labels: [usize; 3],
+    want_frames: bool,
+}
+
+impl DetectorSink for Collect<'_> {
+    fn detection(&mut self, detection: Detection) {
+        self.detections.push(detection);
+    }
+    fn frame(&mut self, end: u64, smoothed: &[f32]) {
+        if self.want_frames {
+            let [y, n, c] = self.answer_labels;
+            self.frames
+                .push((end, [smoothed[y], smoothed[n], smoothed[c]]));
+        }
+    }
+}
+
+fn rms(frame: &[i16]) -> f32 {
+    if frame.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / frame.len() as f64).sqrt() as f32
+}
+
+/// MFCC features (the model's front end) of a spoken name, with leading and
+/// trailing silence (10 ms frames below `speech_rms`) trimmed. Used both to
+/// enroll contacts and to match the name spoken in a request.
+pub fn name_features(
+    plan: &Arc<MfccPlan>,
+    pcm: &[i16],
+    speech_rms: f32,
+) -> Result<FeatureSeq, Error> {
+    let frames: Vec<&[i16]> = pcm.chunks(SEG_FRAME).collect();
+    let first = frames.iter().position(|f| rms(f) >= speech_rms);
+    let last = frames.iter().rposition(|f| rms(f) >= speech_rms);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Err(Error::Shape {
+            what: "spoken name (no frame above the speech level)",
+            expected: 1,
+            found: 0,
+        });
+    };
+    let lo = first.saturating_sub(3) * SEG_FRAME;
+    let hi = ((last + 4) * SEG_FRAME).min(pcm.len());
+    let mut seg = pcm[lo..hi].to_vec();
+    let need = plan.frame_len() + 2 * plan.hop_len();
+    if seg.len() < need {
+        seg.resize(need, 0);
+    }
+    let feats = mfcc(plan, &seg)?;
+    FeatureSeq::new(feats.dim, feats.data)
+        .map_err(|e| ModelError::BadMetadata(format!("name features: {e}")).into())
+}
+
+/// Enroll one contact from recordings of the user saying the name (WAV
+/// files, 16 kHz mono; 1 to 5 of them). Returns the new contact's id.
+/// Errors name the file that could not be used.
+pub fn enroll_from_wavs(
+    book: &mut ContactBook,
+    plan: &Arc<MfccPlan>,
+    name: &str,
+    recordings: &[impl AsRef<std::path::Path>],
+    speech_rms: f32,
+) -> Result<crate::contacts::ContactId, Error> {
+    let mut seqs = Vec::with_capacity(recordings.len());
+    for path in recordings {
+        let path = path.as_ref();
+        let audio = crate::audio::read_wav(path)?;
+        let seq = name_features(plan, &audio.to_i16(), speech_rms).map_err(|e| Error::Wav {
+            path: Some(path.to_path_buf()),
+            kind: crate::error::WavError::Malformed(match e {
+                Error::Shape { .. } => "no speech found in the name recording",
+                _ => "name features could not be computed",
+            }),
+        })?;
+        seqs.push(seq);
+    }
+    book.add(name, seqs)
+        .map_err(|e| ModelError::BadMetadata(format!("contact {name:?}: {e}")).into())
+}
+
+impl MessageFlow {
+    /// A flow over `model` with `contacts` enrolled.
+    pub fn new(
+        model: Arc<KeywordModel>,
+        contacts: ContactBook,
+        config: FlowConfig,
+    ) -> Result<Self, Error> {
+        let meta = model.metadata();
+        let wake = meta
+            .labels
+            .iter()
+            .map(|l| config.wake_labels.iter().any(|w| w == l))
+            .collect();
+        for w in &config.wake_labels {
+            meta.label_index(w)?;
+        }
+        let intent = meta.label_index("send_message")?;
+        let answer_labels = [
+            meta.label_index("yes")?,
+            meta.label_index("no")?,
+            meta.label_index("cancel")?,
+        ];
+        let plan = Arc::new(MfccPlan::new(meta.front_end()?)?);
+        let detector = Detector::new(model, config.detector.clone())?;
+        let gate = Gate::new(config.gate, contacts)
+            .map_err(|e| ModelError::BadMetadata(format!("gate configuration: {e}")))?;
+        let history_cap = (config.max_name + config.gate.name_window + 16_000 * 2) as usize;
+        Ok(MessageFlow {
+            config,
+            detector,
+            gate,
+            plan,
+            history: VecDeque::with_capacity(history_cap),
+            history_start: 0,
+            history_cap,
+            capture: Capture::Off,
+            recorded_to: 0,
+            wake,
+            intent,
+            answer_labels,
+            now: 0,
+        })
+    }
+
+    /// The gate (state, contacts, audit log).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// The gate, mutably: remove or block contacts at any time.
+    pub fn gate_mut(&mut self) -> &mut Gate {
+        &mut self.gate
+    }
+
+    /// The front-end plan used for name features (to enroll contacts).
+    pub fn plan(&self) -> &Arc<MfccPlan> {
+        &self.plan
+    }
+
+    /// Samples processed so far.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The application has finished presenting the read-back prompt.
+    pub fn readback_finished(&mut self, events: &mut Vec<FlowEvent>) -> Option<ConfirmedMessage> {
+        let at = self.now;
+        let result = self.gate.handle(Input::ReadbackFinished { at });
+        let out = self.absorb(at, result, events);
+        self.sync_capture();
+        out
+    }
+
+    /// The user or application cancels the request in progress.
+    pub fn cancel(&mut self, events: &mut Vec<FlowEvent>) {
+        let at = self.now;
+        let result = self.gate.handle(Input::Cancel { at });
+        let _ = self.absorb(at, result, events);
+        self.sync_capture();
+    }
+
+    /// Process a chunk of 16 kHz mono PCM. Events are appended to `events`;
+    /// a confirmed message, if this chunk completed one, is returned.
+    pub fn push(
+        &mut self,
+        pcm: &[i16],
+        events: &mut Vec<FlowEvent>,
+    ) -> Result<Option<ConfirmedMessage>, Error> {
+        let chunk_start = self.now;
+        let mut detections = Vec::new();
+        let mut frames = Vec::new();
+        let want_frames = matches!(self.capture, Capture::Answer { .. })
+            || self.gate.state() == GateStateKind::AwaitingAnswer;
+        self.detector.push(
+            pcm,
+            Collect {
+                detections: &mut detections,
+                frames: &mut frames,
+                answer_labels: self.answer_labels,
+                want_frames,
+            },
+        )?;
+        self.now += pcm.len() as u64;
+        self.remember(pcm);
+        let mut dispatched = None;
+
+        for d in detections {
+            let at = self.now;
+            if self.wake[d.label_index] {
+                events.push(FlowEvent::Wake {
+                    label: d.label.clone(),
+                    score: d.score,
+                    at: d.end_sample,
+                });
+                if self.gate.state() == GateStateKind::Idle {
+                    let r = self.gate.handle(Input::Wake { score: d.score, at });
+                    keep(&mut dispatched, self.absorb(at, r, events));
+                }
+            } else if d.label_index == self.intent {
+                events.push(FlowEvent::Intent {
+                    score: d.score,
+                    at: d.end_sample,
+                });
+                if self.gate.state() == GateStateKind::AwaitingIntent {
+                    let r = self.gate.handle(Input::Intent { score: d.score, at });
+                    keep(&mut dispatched, self.absorb(at, r, events));
+                    if self.gate.state() == GateStateKind::AwaitingName {
+                        self.capture = Capture::Name {
+                            from: d.end_sample.saturating_sub(1_600),
+                            speech: None,
+                        };
+                    }
+                }
+            }
+        }
+
+        self.advance_capture(chunk_start, &frames, events, &mut dispatched)?;
+        self.feed_recording(events, &mut dispatched);
+        let at = self.now;
+        let r = self.gate.handle(Input::Tick { at });
+        keep(&mut dispatched, self.absorb(at, r, events));
+        self.sync_capture();
+        Ok(dispatched)
+    }
+
+    fn remember(&mut self, pcm: &[i16]) {
+        self.history.extend(pcm.iter().copied());
+        while self.history.len() > self.history_cap {
+            self.history.pop_front();
+            self.history_start += 1;
+        }
+    }
+
+    /// Samples `from..to` of the stream still held in the history.
+    fn history_range(&self, from: u64, to: u64) -> Vec<i16> {
+        let from = from.max(self.history_start);
+        let to = to.min(self.now);
+        if to <= from {
+            return Vec::new();
+        }
+        let a = (from - self.history_start) as usize;
+        let b = (to - self.history_start) as usize;
+        self.history.range(a..b).copied().collect()
+    }
+
+    /// Run the segmenter over newly available audio for the name or answer.
+    fn advance_capture(
+        &mut self,
+        chunk_start: u64,
+        frames: &[(u64, [f32; 3])],
+        events: &mut Vec<FlowEvent>,
+        dispatched: &mut Option<ConfirmedMessage>,
+    ) -> Result<(), Error> {
+        match self.capture.clone() {
+            Capture::Off => {}
+            Capture::Name { from, speech } => {
+                let (start, speech) = match speech {
+                    Some((s, _)) => (s, speech),
+                    None => (from, None),
+                };
+                let (speech, done) = self.segment(start, speech);
+                let long = speech.is_some_and(|(s, e)| e - s >= self.config.max_name);
+                if let (Some((s, e)), true) = (speech, done || long) {
+                    let e = e.min(s + self.config.max_name);
+                    let pcm = self.history_range(s, e);
+                    events.push(FlowEvent::NameSegment { start: s, end: e });
+                    // The name is decided as of its end, so that the message
+                    // audio after it can be handed to the recorder in order.
+                    let at = e.max(self.gate.now());
+                    let input = match name_features(&self.plan, &pcm, self.config.speech_rms) {
+                        Ok(spoken) => Input::Name { spoken, at },
+                        Err(_) => Input::Cancel { at },
+                    };
+                    let r = self.gate.handle(input);
+                    keep(dispatched, self.absorb(at, r, events));
+                    self.recorded_to = at;
+                    self.capture = Capture::Off;
+                } else {
+                    self.capture = Capture::Name { from, speech };
+                }
+            }
+            Capture::Answer { speech, mut best } => {
+                let listen_from = speech.map_or(chunk_start, |(s, _)| s);
+                let (speech, done) = self.segment(listen_from, speech);
+                if let Some((s, e)) = speech {
+                    for (end, p) in frames {
+                        if *end >= s && *end <= e + self.config.answer_tail {
+                            for k in 0..3 {
+                                best[k] = best[k].max(p[k]);
+                            }
+                        }
+                    }
+                    let tail_done = self.now >= e + self.config.answer_tail;
+                    if done && tail_done {
+                        events.push(FlowEvent::Answer {
+                            yes: best[0],
+                            no: best[1],
+                            cancel: best[2],
+                            start: s,
+                        });
+                        let at = self.now;
+                        let r = self.gate.handle(Input::Answer {
+                            yes: best[0],
+                            no: best[1],
+                            cancel: best[2],
+                            started_at: s,
+                            at,
+                        });
+                        keep(dispatched, self.absorb(at, r, events));
+                        self.capture = Capture::Off;
+                        return Ok(());
+                    }
+                }
+                self.capture = Capture::Answer { speech, best };
+            }
+        }
+        Ok(())
+    }
+
+    /// Find the utterance starting at or after `from`: returns its span so
+    /// far and whether a pause of `segment_pause` has ended it.
+    fn segment(&self, from: u64, speech: Option<(u64, u64)>) -> (Option<(u64, u64)>, bool) {
+        let scan_from = speech.map_or(from, |(_, e)| e);
+        let pcm = self.history_range(scan_from, self.now);
+        let base = scan_from.max(self.history_start);
+        let mut span = speech;
+        for (i, frame) in pcm.chunks(SEG_FRAME).enumerate() {
+            if frame.len() < SEG_FRAME {
+                break;
+            }
+            if rms(frame) >= self.config.speech_rms {
+                let t = base + (i * SEG_FRAME) as u64;
+                span = Some(match span {
+                    Some((s, _)) => (s, t + SEG_FRAME as u64),
+                    None => (t, t + SEG_FRAME as u64),
+                });
+            }
+        }
+        let done = span.is_some_and(|(_, e)| self.now >= e + self.config.segment_pause);
+        (span, done)
+    }
+
+    /// While the gate records, hand it every sample since the name's end.
+    fn feed_recording(
+        &mut self,
+        events: &mut Vec<FlowEvent>,
+        dispatched: &mut Option<ConfirmedMessage>,
+    ) {
+        if self.gate.state() != GateStateKind::Recording {
+            return;
+        }
+        let from = self.recorded_to.max(self.history_start);
+        let pcm = self.history_range(from, self.now);
+        if pcm.is_empty() {
+            return;
+        }
+        let r = self.gate.handle(Input::Audio {
+            samples: &pcm,
+            at: from,
+        });
+        self.recorded_to = from + pcm.len() as u64;
+        let at = self.now;
+        keep(dispatched, self.absorb(at, r, events));
+    }
+
+    /// Start or stop utterance capture to follow the gate's state.
+    fn sync_capture(&mut self) {
+        match (self.gate.state(), &self.capture) {
+            (GateStateKind::AwaitingAnswer, Capture::Off) => {
+                self.capture = Capture::Answer {
+                    speech: None,
+                    best: [0.0; 3],
+                };
+            }
+            (GateStateKind::AwaitingName, _) | (GateStateKind::AwaitingAnswer, _) => {}
+            (_, Capture::Off) => {}
+            _ => self.capture = Capture::Off,
+        }
+    }
+
+    fn absorb(
+        &mut self,
+        at: u64,
+        result: Result<crate::gate::Step, Rejected>,
+        events: &mut Vec<FlowEvent>,
+    ) -> Option<ConfirmedMessage> {
+        match result {
+            Ok(step) => {
+                events.extend(
+                    step.events
+                        .into_iter()
+                        .map(|event| FlowEvent::Gate { at, event }),
+                );
+                step.dispatch
+            }
+            Err(rejected) => {
+                events.push(FlowEvent::Refused {
+                    at,
+                    error: rejected.error.to_string(),
+                });
+                events.extend(
+                    rejected
+                        .events
+                        .into_iter()
+                        .map(|event| FlowEvent::Gate { at, event }),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn keep(slot: &mut Option<ConfirmedMessage>, new: Option<ConfirmedMessage>) {
+    if slot.is_none() {
+        *slot = new;
+    }
+}
+
+/// Estimated time to speak a read-back prompt, in samples at 16 kHz:
+/// 0.3 s plus 65 ms per character (about 15 characters per second, a
+/// typical text-to-speech rate). "Send a 6-second message to Alice?"
+/// (33 characters) takes 2.45 s.
+pub fn spoken_duration(prompt: &str) -> u64 {
+    4_800 + 1_040 * prompt.chars().count() as u64
+}
+
+/// A recording standing in for the microphone, with the device's side of
+/// the conversation simulated: each read-back prompt is "spoken" for
+/// [`spoken_duration`] and then reported finished. Used by the
+/// `send_message` example and the flow tests.
+#[derive(Debug)]
+pub struct SimulatedDevice {
+    flow: MessageFlow,
+    readback_due: Option<u64>,
+}
+
+impl SimulatedDevice {
+    /// Wrap a flow.
+    pub fn new(flow: MessageFlow) -> Self {
+        SimulatedDevice {
+            flow,
+            readback_due: None,
+        }
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> &MessageFlow {
+        &self.flow
+    }
+
+    /// The flow, mutably (e.g. to block a contact mid-request).
+    pub fn flow_mut(&mut self) -> &mut MessageFlow {
+        &mut self.flow
+    }
+
+    /// Push microphone audio; returns a confirmed message if one completed.
+    pub fn push(
+        &mut self,
+        pcm: &[i16],
+        events: &mut Vec<FlowEvent>,
+    ) -> Result<Option<ConfirmedMessage>, Error> {
+        let seen = events.len();
+        let mut confirmed = self.flow.push(pcm, events)?;
+        for e in &events[seen..] {
+            if let FlowEvent::Gate {
+                at,
+                event: GateEvent::Readback(r),
+            } = e
+            {
+                self.readback_due = Some(at + spoken_duration(&r.prompt));
+            }
+        }
+        if self.readback_due.is_some_and(|due| self.flow.now() >= due) {
+            self.readback_due = None;
+            keep(&mut confirmed, self.flow.readback_finished(events));
+        }
+        Ok(confirmed)
+    }
+
+    /// End of the recording: feed digital silence (at most `max_samples`)
+    /// until the request in progress, if any, has been decided.
+    pub fn drain(
+        &mut self,
+        max_samples: u64,
+        events: &mut Vec<FlowEvent>,
+    ) -> Result<Option<ConfirmedMessage>, Error> {
+        let silence = [0i16; 1_600];
+        let mut fed = 0;
+        let mut confirmed = None;
+        while self.flow.gate().state() != GateStateKind::Idle && fed < max_samples {
+            keep(&mut confirmed, self.push(&silence, events)?);
+            fed += silence.len() as u64;
+        }
+        Ok(confirmed)
+    }
+}

@@ -1,0 +1,217 @@
+//! Whole send-message requests on real audio (text-to-speech recordings in
+//! three voices, made by `testdata/make_flows.py`): exactly one flow per
+//! voice dispatches; every other ending fails closed with the right reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use wakeguard::audio::read_wav;
+use wakeguard::contacts::ContactBook;
+use wakeguard::features::MfccPlan;
+use wakeguard::gate::{CancelReason, GateEvent, GateStateKind};
+use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
+use wakeguard::model::KeywordModel;
+
+#[derive(Deserialize)]
+struct ContactsFile {
+    contact: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    name: String,
+    samples: Vec<PathBuf>,
+    #[serde(default)]
+    blocked: bool,
+}
+
+fn flows_dir(voice: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/flows")
+        .join(voice)
+}
+
+fn device(voice: &str) -> SimulatedDevice {
+    let model = Arc::new(KeywordModel::embedded().unwrap());
+    let plan = Arc::new(MfccPlan::new(model.metadata().front_end().unwrap()).unwrap());
+    let config = FlowConfig::default();
+    let dir = flows_dir(voice);
+    let file: ContactsFile =
+        toml::from_str(&std::fs::read_to_string(dir.join("contacts.toml")).unwrap()).unwrap();
+    let mut book = ContactBook::new();
+    for e in file.contact {
+        let paths: Vec<PathBuf> = e.samples.iter().map(|p| dir.join(p)).collect();
+        let id = enroll_from_wavs(&mut book, &plan, &e.name, &paths, config.speech_rms).unwrap();
+        if e.blocked {
+            book.block(id).unwrap();
+        }
+    }
+    SimulatedDevice::new(MessageFlow::new(model, book, config).unwrap())
+}
+
+struct Outcome {
+    /// (recipient, seconds of audio) of every dispatched message.
+    dispatched: Vec<(String, f64)>,
+    cancels: Vec<CancelReason>,
+    readbacks: usize,
+    answer_before_readback: bool,
+}
+
+fn play(voice: &str, scenario: &str) -> Outcome {
+    let mut dev = device(voice);
+    let pcm = read_wav(flows_dir(voice).join(format!("{scenario}.wav")))
+        .unwrap()
+        .to_i16();
+    let mut events = Vec::new();
+    let mut dispatched = Vec::new();
+    let mut take = |m: Option<wakeguard::gate::ConfirmedMessage>| {
+        if let Some(m) = m {
+            m.dispatch(|_, name, audio| {
+                dispatched.push((name.to_string(), audio.len() as f64 / 16_000.0))
+            });
+        }
+    };
+    for chunk in pcm.chunks(1_600) {
+        take(dev.push(chunk, &mut events).unwrap());
+    }
+    take(dev.drain(16_000 * 30, &mut events).unwrap());
+    assert_eq!(dev.flow().gate().state(), GateStateKind::Idle);
+    assert_eq!(dev.flow().gate().buffered_audio_samples(), 0);
+
+    let mut readback_seen = false;
+    let mut answer_before_readback = false;
+    let mut cancels = Vec::new();
+    let mut readbacks = 0;
+    for e in &events {
+        match e {
+            FlowEvent::Gate {
+                event: GateEvent::Readback(_),
+                ..
+            } => {
+                readback_seen = true;
+                readbacks += 1;
+            }
+            FlowEvent::Answer { .. } if !readback_seen => answer_before_readback = true,
+            FlowEvent::Gate {
+                event: GateEvent::Cancelled { reason },
+                ..
+            } => cancels.push(*reason),
+            _ => {}
+        }
+    }
+    Outcome {
+        dispatched,
+        cancels,
+        readbacks,
+        answer_before_readback,
+    }
+}
+
+#[test]
+fn yes_dispatches_once_in_every_voice() {
+    for voice in ["m", "f", "k"] {
+        let o = play(voice, "yes");
+        assert_eq!(o.dispatched.len(), 1, "voice {voice}: {:?}", o.cancels);
+        let (to, secs) = &o.dispatched[0];
+        assert_eq!(to, "Alice");
+        // "Home at six, see you." is about 1.5 s of speech, plus the end silence.
+        assert!((1.0..=6.0).contains(secs), "voice {voice}: {secs} s");
+        assert_eq!(o.readbacks, 1);
+        assert!(!o.answer_before_readback);
+        assert!(o.cancels.is_empty(), "voice {voice}: {:?}", o.cancels);
+    }
+}
+
+fn assert_refused(voice: &str, scenario: &str, expected: fn(&CancelReason) -> bool) {
+    let o = play(voice, scenario);
+    assert!(
+        o.dispatched.is_empty(),
+        "{voice}/{scenario} dispatched {:?}",
+        o.dispatched
+    );
+    assert!(
+        o.cancels.first().is_some_and(expected),
+        "{voice}/{scenario}: cancels {:?}",
+        o.cancels
+    );
+}
+
+#[test]
+fn no_and_cancel_and_stop_refuse() {
+    assert_refused("m", "no", |r| *r == CancelReason::AnsweredNo);
+    assert_refused("k", "no", |r| *r == CancelReason::AnsweredNo);
+    assert_refused("m", "cancel", |r| *r == CancelReason::AnsweredCancel);
+    assert_refused("f", "stop", |r| *r == CancelReason::AnsweredCancel);
+}
+
+#[test]
+fn right_and_chatter_are_not_a_yes() {
+    assert_refused("m", "right", |r| {
+        matches!(r, CancelReason::AnswerUnclear { .. })
+    });
+    assert_refused("m", "chatter", |r| {
+        matches!(r, CancelReason::AnswerUnclear { .. })
+    });
+}
+
+#[test]
+fn silence_after_readback_times_out() {
+    assert_refused("m", "silence", |r| *r == CancelReason::ConfirmTimeout);
+}
+
+#[test]
+fn unknown_and_blocked_recipients_are_refused_before_recording() {
+    let o = play("m", "unknown");
+    assert!(o.dispatched.is_empty());
+    assert_eq!(o.readbacks, 0);
+    assert!(
+        matches!(o.cancels[0], CancelReason::UnknownContact { .. }),
+        "{:?}",
+        o.cancels
+    );
+    let o = play("m", "blocked");
+    assert!(o.dispatched.is_empty());
+    assert_eq!(o.readbacks, 0);
+    assert_eq!(o.cancels[0], CancelReason::BlockedContact);
+}
+
+#[test]
+fn contact_blocked_after_readback_is_not_sent() {
+    let mut dev = device("m");
+    let pcm = read_wav(flows_dir("m").join("yes.wav")).unwrap().to_i16();
+    let mut events = Vec::new();
+    let mut sent = 0;
+    let mut blocked = false;
+    for chunk in pcm.chunks(1_600) {
+        if let Some(m) = dev.push(chunk, &mut events).unwrap() {
+            m.dispatch(|_, _, _| sent += 1);
+        }
+        let readback = events.iter().any(|e| {
+            matches!(
+                e,
+                FlowEvent::Gate {
+                    event: GateEvent::Readback(_),
+                    ..
+                }
+            )
+        });
+        if readback && !blocked {
+            let gate = dev.flow_mut().gate_mut();
+            let alice = gate
+                .contacts()
+                .iter()
+                .find(|(_, name, _)| *name == "Alice")
+                .map(|(id, _, _)| id)
+                .unwrap();
+            gate.contacts_mut().block(alice).unwrap();
+            blocked = true;
+        }
+    }
+    if let Some(m) = dev.drain(16_000 * 30, &mut events).unwrap() {
+        m.dispatch(|_, _, _| sent += 1);
+    }
+    assert!(blocked);
+    assert_eq!(sent, 0);
+    assert_eq!(dev.flow().gate().buffered_audio_samples(), 0);
+}
