@@ -256,6 +256,25 @@ impl fmt::Display for GateConfigError {
 impl std::error::Error for GateConfigError {}
 
 impl GateConfig {
+    /// How an answer with these scores is read (timing aside): a label is
+    /// confident when its score is at least `confirm_threshold` and exceeds
+    /// both others by `confirm_margin`. Anything else is
+    /// [`AnswerVerdict::Unclear`], which cancels the request.
+    pub fn answer_verdict(&self, yes: f32, no: f32, cancel: f32) -> AnswerVerdict {
+        let th = self.confirm_threshold;
+        let margin = self.confirm_margin;
+        let confident = |s: f32, a: f32, b: f32| s >= th && s - a.max(b) >= margin;
+        if confident(yes, no, cancel) {
+            AnswerVerdict::Yes
+        } else if confident(no, yes, cancel) {
+            AnswerVerdict::No
+        } else if confident(cancel, yes, no) {
+            AnswerVerdict::Cancel
+        } else {
+            AnswerVerdict::Unclear
+        }
+    }
+
     /// Checks every field: thresholds and margins finite in `(0, 1]`,
     /// `confirm_threshold > wake_threshold`, windows > 0,
     /// `min_recording < max_recording <= MAX_RECORDING_LIMIT`, `silence_rms`
@@ -1600,18 +1619,7 @@ impl Gate {
     }
 
     fn classify(&self, yes: f32, no: f32, cancel: f32) -> AnswerVerdict {
-        let th = self.config.confirm_threshold;
-        let margin = self.config.confirm_margin;
-        let confident = |s: f32, a: f32, b: f32| s >= th && s - a.max(b) >= margin;
-        if confident(yes, no, cancel) {
-            AnswerVerdict::Yes
-        } else if confident(no, yes, cancel) {
-            AnswerVerdict::No
-        } else if confident(cancel, yes, no) {
-            AnswerVerdict::Cancel
-        } else {
-            AnswerVerdict::Unclear
-        }
+        self.config.answer_verdict(yes, no, cancel)
     }
 
     fn on_answer(

@@ -587,6 +587,45 @@ fn keep(slot: &mut Option<ConfirmedMessage>, new: Option<ConfirmedMessage>) {
     }
 }
 
+/// The answer scores of a whole recording, as [`MessageFlow`] computes them
+/// for the utterance after a read-back: the highest smoothed `yes`, `no` and
+/// `cancel` posteriors over the recording and the detector's end-of-stream
+/// tail. `detector` is reset first and finished after.
+pub fn answer_scores(detector: &mut Detector, pcm: &[i16]) -> Result<[f32; 3], Error> {
+    struct Best<'a> {
+        labels: [usize; 3],
+        best: &'a mut [f32; 3],
+    }
+    impl DetectorSink for Best<'_> {
+        fn detection(&mut self, _: Detection) {}
+        fn frame(&mut self, _: u64, smoothed: &[f32]) {
+            for (b, &l) in self.best.iter_mut().zip(&self.labels) {
+                *b = b.max(smoothed[l]);
+            }
+        }
+    }
+    let meta = detector.model().metadata();
+    let labels = [
+        meta.label_index("yes")?,
+        meta.label_index("no")?,
+        meta.label_index("cancel")?,
+    ];
+    let mut best = [0.0f32; 3];
+    detector.reset()?;
+    detector.push(
+        pcm,
+        Best {
+            labels,
+            best: &mut best,
+        },
+    )?;
+    detector.finish(Best {
+        labels,
+        best: &mut best,
+    })?;
+    Ok(best)
+}
+
 /// Estimated time to speak a read-back prompt, in samples at 16 kHz:
 /// 0.3 s plus 65 ms per character (about 15 characters per second, a
 /// typical text-to-speech rate). "Send a 6-second message to Alice?"

@@ -167,10 +167,14 @@ def load_items(data):
             label = "negative" if lab == "negative" else lab
             if label != "negative" and label not in LABELS:
                 continue
+            label_end = None
             if label == "send_message" and not re.search(r"(message|to)[.!?]?$", r["text"].strip().lower()):
-                # "send a message to Alice": the intent ends before the name; without a
-                # word alignment these clips cannot be labelled at the right frame.
-                continue
+                # "send a message to Alice": the intent ends where the name starts
+                # (prefix_end_s, from the engine's word timings or an alignment); the
+                # name stays in the clip, after the labelled end.
+                if not r.get("prefix_end_s"):
+                    continue
+                label_end = float(r["prefix_end_s"])
             start, end = float(r["speech_start_s"] or 0), float(r["speech_end_s"] or 0)
             if end <= start:
                 continue
@@ -178,7 +182,8 @@ def load_items(data):
             h = stable_hash(voice) % 100
             split = "test" if h < 12 else "val" if h < 22 else "train"
             items.append(dict(path=os.path.join(data, "synth", r["path"]) if not os.path.isabs(r["path"]) else r["path"],
-                              label=label, start=start, end=end, split=split, source="synth"))
+                              label=label, start=start, end=end, split=split, source="synth",
+                              label_end=label_end))
     return items, beds, rirs
 
 
@@ -238,16 +243,39 @@ def augment_word(rng, x, rirs, cache):
     return x, speed
 
 
+def speech_foreground(rng, cache, beds, split):
+    """2 s of real conversational speech (other datasets' speakers of this
+    split), clips concatenated until the clip is full: the background talk
+    that must not wake the device, at full level rather than as a bed."""
+    pool = [p for p, s in beds["speech"] if s == split] or [p for p, _ in beds["speech"]]
+    out = np.zeros(0, np.float32)
+    while len(out) < CLIP:
+        x = cache.get(pool[rng.integers(len(pool))])
+        if len(x) == 0:
+            continue
+        o = rng.integers(0, max(1, len(x) - CLIP // 2))
+        out = np.concatenate([out, x[o:o + CLIP]])
+    out = out[:CLIP]
+    return out / max(rms(out), 1e-4) * 0.1
+
+
 def make_example(rng, item, cache, beds, rirs, split):
     bed = make_bed(rng, cache, beds, split)
     end_sample = -1
     out = bed
-    if item is not None:
+    if item == "SPEECH":
+        fg = speech_foreground(rng, cache, beds, split)
+        snr = rng.uniform(5, 30)
+        out = fg + bed / (rms(bed) + 1e-9) * rms(fg) / 10 ** (snr / 20)
+    elif item is not None:
         x = cache.get(item["path"])
         start, end = cache.bounds(item["path"])
         s = max(0, int((start - 0.10) * SR))
         e = min(len(x), int((end + 0.05) * SR))
-        word_end_in_seg = int(end * SR) - s
+        # the labelled end: the utterance's end, or where the intent phrase ends
+        # inside "send a message to <name>"
+        label_end = item.get("label_end") or end
+        word_end_in_seg = int(label_end * SR) - s
         x = x[s:e]
         x, speed = augment_word(rng, x, rirs, cache)
         word_end_in_seg = int(word_end_in_seg / speed)
@@ -281,8 +309,11 @@ def main():
     ap.add_argument("--real-copies", type=int, default=6, help="augmented copies per real positive")
     ap.add_argument("--synth-copies", type=int, default=2)
     ap.add_argument("--intent-copies", type=int, default=8)
+    ap.add_argument("--named-intent-copies", type=int, default=2)
     ap.add_argument("--negative-copies", type=int, default=2)
     ap.add_argument("--bed-only", type=float, default=0.25, help="extra fraction of pure-background examples")
+    ap.add_argument("--speech-negatives", type=float, default=0.3,
+                    help="extra fraction of examples whose foreground is real background speech")
     args = ap.parse_args()
     items, beds, rirs = load_items(args.data)
     cache = Cache()
@@ -294,7 +325,8 @@ def main():
             if it["label"] == "negative":
                 k = args.negative_copies
             elif it["label"] == "send_message":
-                k = args.intent_copies  # the intent exists only as synthetic speech
+                # the intent exists only as synthetic speech
+                k = args.intent_copies if it.get("label_end") is None else args.named_intent_copies
             elif it["source"] == "synth":
                 k = args.synth_copies
             else:
@@ -302,7 +334,9 @@ def main():
             if split != "train":
                 k = 1
             plan += [it] * k
-        plan += [None] * int(len(plan) * args.bed_only)
+        n_items = len(plan)
+        plan += [None] * int(n_items * args.bed_only)
+        plan += ["SPEECH"] * int(n_items * args.speech_negatives)
         order = rng.permutation(len(plan))
         d = os.path.join(args.out, split)
         os.makedirs(d, exist_ok=True)
@@ -314,8 +348,12 @@ def main():
                 it = plan[i]
                 pcm, end = make_example(rng, it, cache, beds, rirs, split)
                 fa.write(pcm.tobytes())
-                label = "background" if it is None or it["label"] == "negative" else it["label"]
-                w.writerow([label, end, "bed" if it is None else it["source"], "" if it is None else it["path"]])
+                if it is None or it == "SPEECH":
+                    label, source, path = "background", "bed" if it is None else "speech", ""
+                else:
+                    label = "background" if it["label"] == "negative" else it["label"]
+                    source, path = it["source"], it["path"]
+                w.writerow([label, end, source, path])
                 counts[label] = counts.get(label, 0) + 1
         print(split, len(plan), dict(sorted(counts.items())), flush=True)
 

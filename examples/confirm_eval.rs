@@ -1,0 +1,126 @@
+//! How often a spoken answer would confirm a request: the acceptance rate
+//! of the read-back answer on folders of recordings.
+//!
+//! ```text
+//! cargo run --release --example confirm_eval -- [--model PATH] [--json] DIR...
+//! ```
+//!
+//! Each WAV (16 kHz mono) is scored as the send-message flow scores the
+//! answer after a read-back (highest smoothed `yes`/`no`/`cancel`
+//! posteriors, [`wakeguard::intent::answer_scores`]) and read with the
+//! gate's default rule ([`wakeguard::gate::GateConfig::answer_verdict`]:
+//! score >= 0.8 and 0.3 above the other two). Prints, per folder, the number
+//! of clips and the share read as yes, no, cancel and unclear. Only "yes"
+//! confirms a message; everything else cancels it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use wakeguard::audit::AnswerVerdict;
+use wakeguard::detector::{Detector, DetectorConfig};
+use wakeguard::gate::GateConfig;
+use wakeguard::intent::answer_scores;
+use wakeguard::model::KeywordModel;
+
+const USAGE: &str = "usage: confirm_eval [--model PATH] [--json] DIR...";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("confirm_eval: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn wavs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(format!("{}: no .wav files", dir.display()));
+    }
+    Ok(out)
+}
+
+fn run() -> Result<(), String> {
+    let mut model_path = None;
+    let mut json = false;
+    let mut dirs = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--model" => model_path = Some(args.next().ok_or(USAGE)?),
+            "--json" => json = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
+            _ => dirs.push(PathBuf::from(arg)),
+        }
+    }
+    if dirs.is_empty() {
+        return Err(USAGE.into());
+    }
+    let model = Arc::new(
+        match &model_path {
+            Some(p) => KeywordModel::from_path(p),
+            None => KeywordModel::embedded(),
+        }
+        .map_err(|e| e.to_string())?,
+    );
+    let mut detector =
+        Detector::new(model, DetectorConfig::default()).map_err(|e| e.to_string())?;
+    let rule = GateConfig::default();
+    if !json {
+        println!("| folder | clips | yes | no | cancel | unclear |\n|---|---|---|---|---|---|");
+    }
+    for dir in &dirs {
+        let files = wavs(dir)?;
+        let mut counts = [0usize; 4];
+        for f in &files {
+            let pcm = wakeguard::audio::read_wav(f)
+                .map_err(|e| e.to_string())?
+                .to_i16();
+            let [yes, no, cancel] =
+                answer_scores(&mut detector, &pcm).map_err(|e| e.to_string())?;
+            let k = match rule.answer_verdict(yes, no, cancel) {
+                AnswerVerdict::Yes => 0,
+                AnswerVerdict::No => 1,
+                AnswerVerdict::Cancel => 2,
+                _ => 3,
+            };
+            counts[k] += 1;
+        }
+        let n = files.len() as f64;
+        let pct = |k: usize| 100.0 * counts[k] as f64 / n;
+        if json {
+            println!(
+                "{{\"folder\": \"{}\", \"clips\": {}, \"yes\": {:.2}, \"no\": {:.2}, \"cancel\": {:.2}, \"unclear\": {:.2}}}",
+                dir.display(),
+                files.len(),
+                pct(0),
+                pct(1),
+                pct(2),
+                pct(3)
+            );
+        } else {
+            println!(
+                "| {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % |",
+                dir.display(),
+                files.len(),
+                pct(0),
+                pct(1),
+                pct(2),
+                pct(3)
+            );
+        }
+    }
+    Ok(())
+}
