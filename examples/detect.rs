@@ -7,9 +7,14 @@
 //! - `--model PATH`: an ONNX model with wakeguard metadata (default: the
 //!   model embedded in the crate).
 //! - `--threshold T`: use `T` for every label instead of the model's
-//!   per-label defaults. A low value lists every candidate event, grouped
-//!   exactly as in production; that is how miss rate against false alarms
-//!   per hour is swept.
+//!   per-label defaults. Events are grouped by the same rule at every
+//!   threshold (a region of the smoothed score above it, reported when the
+//!   score falls back or after `max_event_frames`), so running once per
+//!   threshold gives the production events at that threshold; that is how
+//!   `examples/evaluate.rs` sweeps miss rate against false alarms per hour.
+//!   A single run at a low value lists every candidate, but its events are
+//!   not the high-threshold events filtered by score: a low-threshold region
+//!   can close before the peak that a higher threshold would report.
 //! - `--json`: one JSON object per line,
 //!   `{"label": "computer", "start": 12.34, "end": 12.98, "score": 0.93}`
 //!   (seconds from the start of the file; `end` is when the detector fired,

@@ -18,6 +18,9 @@
 //!    way to obtain a recording for sending (dispatch).
 //! 8. [`audit`]: every decision with its scores and reasons, never audio.
 //!
+//! Off the data path, [`eval`] measures miss rate against false alarms per
+//! hour on labeled recordings (`examples/evaluate.rs`).
+//!
 //! Every fallible function returns a typed [`Error`]; bad input never panics.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +31,7 @@ pub mod audit;
 pub mod contacts;
 pub mod detector;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod gate;
 pub mod intent;
