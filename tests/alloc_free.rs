@@ -84,3 +84,39 @@ fn pushing_audio_does_not_allocate() {
         );
     }
 }
+
+/// The detector runs the network once per 10-frame chunk; the hops in
+/// between (front end, buffering) allocate nothing. The chunk that runs
+/// the network allocates inside tract (its output tensors); that count is
+/// bounded and does not grow with the stream.
+#[test]
+fn detector_hops_between_network_runs_do_not_allocate() {
+    use wakeguard::detector::Detector;
+
+    let mut detector = Detector::with_default_model().unwrap();
+    let hop: Vec<i16> = (0..160)
+        .map(|i| ((i as f32 * 0.3).sin() * 3_000.0) as i16)
+        .collect();
+    // Warm up: a few seconds so that every buffer has reached its size.
+    for _ in 0..300 {
+        detector.push(&hop, |_| {}).unwrap();
+    }
+    let mut quiet_hops = 0;
+    let mut per_run = Vec::new();
+    for _ in 0..200 {
+        let before = allocations();
+        detector.push(&hop, |_| {}).unwrap();
+        let n = allocations() - before;
+        if n == 0 {
+            quiet_hops += 1;
+        } else {
+            per_run.push(n);
+        }
+    }
+    // 200 hops = 20 network runs; the other 180 hops allocate nothing.
+    assert_eq!(per_run.len(), 20, "{per_run:?}");
+    assert_eq!(quiet_hops, 180);
+    let first = per_run[0];
+    assert!(per_run.iter().all(|&n| n == first), "{per_run:?}");
+    eprintln!("allocations per network run (inside tract): {first}");
+}
