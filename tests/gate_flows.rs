@@ -81,6 +81,7 @@ fn book() -> (ContactBook, ContactId, ContactId, ContactId) {
 fn toy_config() -> GateConfig {
     GateConfig {
         contact_min_score: 0.6,
+        contact_min_margin: 0.15,
         ..GateConfig::default()
     }
 }

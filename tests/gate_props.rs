@@ -299,6 +299,7 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
     // on real MFCC features).
     let config = GateConfig {
         contact_min_score: 0.6,
+        contact_min_margin: 0.15,
         ..GateConfig::default()
     };
     let mut book = ContactBook::with_match_config(MatchConfig {
