@@ -116,8 +116,9 @@ fn print_events(
         let end = d.end_sample as f64 / rate;
         let line = if json {
             format!(
-                "{{\"label\": \"{}\", \"start\": {start:.3}, \"end\": {end:.3}, \"score\": {:.4}}}",
-                d.label, d.score
+                "{{\"label\": {}, \"start\": {start:.3}, \"end\": {end:.3}, \"score\": {:.4}}}",
+                serde_json::Value::from(&*d.label),
+                d.score
             )
         } else {
             format!("{start:8.3} {end:8.3}  {:<13} {:.3}", d.label, d.score)

@@ -185,18 +185,9 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// `s` as a JSON string literal (quotes and escapes included).
 fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::Value::from(s).to_string()
 }
 
 fn print_events(events: &mut Vec<FlowEvent>, json: bool) {

@@ -977,7 +977,9 @@ fn at_least(value: f32, threshold: f32) -> bool {
     value >= threshold
 }
 
-fn frame_rms(frame: &[i16]) -> f64 {
+/// RMS of `i16` samples (0 for an empty frame). Shared with the send-message
+/// flow's speech segmenter.
+pub(crate) fn frame_rms(frame: &[i16]) -> f64 {
     if frame.is_empty() {
         return 0.0;
     }

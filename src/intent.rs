@@ -17,7 +17,9 @@ use crate::contacts::{ContactBook, FeatureSeq};
 use crate::detector::{Detection, Detector, DetectorConfig, DetectorSink};
 use crate::error::{Error, ModelError};
 use crate::features::{MfccPlan, mfcc};
-use crate::gate::{ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected};
+use crate::gate::{
+    ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, frame_rms,
+};
 use crate::model::KeywordModel;
 
 /// Frame of the speech segmenter: 10 ms at 16 kHz.
@@ -184,14 +186,6 @@ impl DetectorSink for Collect<'_> {
     }
 }
 
-fn rms(frame: &[i16]) -> f32 {
-    if frame.is_empty() {
-        return 0.0;
-    }
-    let sum: f64 = frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    (sum / frame.len() as f64).sqrt() as f32
-}
-
 /// MFCC features (the model's front end) of a spoken name, with leading and
 /// trailing silence (10 ms frames below `speech_rms`) trimmed. Used both to
 /// enroll contacts and to match the name spoken in a request.
@@ -201,8 +195,12 @@ pub fn name_features(
     speech_rms: f32,
 ) -> Result<FeatureSeq, Error> {
     let frames: Vec<&[i16]> = pcm.chunks(SEG_FRAME).collect();
-    let first = frames.iter().position(|f| rms(f) >= speech_rms);
-    let last = frames.iter().rposition(|f| rms(f) >= speech_rms);
+    let first = frames
+        .iter()
+        .position(|f| frame_rms(f) >= f64::from(speech_rms));
+    let last = frames
+        .iter()
+        .rposition(|f| frame_rms(f) >= f64::from(speech_rms));
     let (Some(first), Some(last)) = (first, last) else {
         return Err(Error::Shape {
             what: "spoken name (no frame above the speech level)",
@@ -425,11 +423,7 @@ impl MessageFlow {
         match self.capture.clone() {
             Capture::Off => {}
             Capture::Name { from, speech } => {
-                let (start, speech) = match speech {
-                    Some((s, _)) => (s, speech),
-                    None => (from, None),
-                };
-                let (speech, done) = self.segment(start, speech);
+                let (speech, done) = self.segment(from, speech);
                 let long = speech.is_some_and(|(s, e)| e - s >= self.config.max_name);
                 if let (Some((s, e)), true) = (speech, done || long) {
                     let e = e.min(s + self.config.max_name);
@@ -451,8 +445,7 @@ impl MessageFlow {
                 }
             }
             Capture::Answer { speech, mut best } => {
-                let listen_from = speech.map_or(chunk_start, |(s, _)| s);
-                let (speech, done) = self.segment(listen_from, speech);
+                let (speech, done) = self.segment(chunk_start, speech);
                 if let Some((s, e)) = speech {
                     for (end, p) in frames {
                         if *end >= s && *end <= e + self.config.answer_tail {
@@ -488,8 +481,9 @@ impl MessageFlow {
         Ok(())
     }
 
-    /// Find the utterance starting at or after `from`: returns its span so
-    /// far and whether a pause of `segment_pause` has ended it.
+    /// Find the utterance starting at or after `from`, or extend `speech`
+    /// (then `from` is unused: scanning resumes at its end). Returns the span
+    /// so far and whether a pause of `segment_pause` has ended it.
     fn segment(&self, from: u64, speech: Option<(u64, u64)>) -> (Option<(u64, u64)>, bool) {
         let scan_from = speech.map_or(from, |(_, e)| e);
         let pcm = self.history_range(scan_from, self.now);
@@ -499,7 +493,7 @@ impl MessageFlow {
             if frame.len() < SEG_FRAME {
                 break;
             }
-            if rms(frame) >= self.config.speech_rms {
+            if frame_rms(frame) >= f64::from(self.config.speech_rms) {
                 let t = base + (i * SEG_FRAME) as u64;
                 span = Some(match span {
                     Some((s, _)) => (s, t + SEG_FRAME as u64),
