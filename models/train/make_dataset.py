@@ -19,7 +19,10 @@ datasets summed as babble, or near silence) and, for most examples, one
 utterance (a keyword / intent word, or a negative word) placed so that its
 end falls late in the clip, where the network's outputs are trained. The
 utterance is augmented (gain, speed +-12 %, room reverberation) and mixed
-at an SNR drawn from 0-25 dB, or left clean.
+at an SNR drawn from 0-25 dB, or left clean. In 35 % of word examples real
+speech at about the word's level ends 0.1-0.8 s before the word, as when a
+keyword follows other talk. With --hard, the false alarms mined on the
+training split (mine_hard.py) are added as negatives.
 
 Splits: real recordings by speaker group (Speech Commands speaker hashes;
 the wake-word benchmark by contiguous file-index blocks, a proxy for
@@ -43,6 +46,9 @@ KEYWORDS = ["alexa", "computer", "jarvis", "smart_mirror", "snowboy", "view_glas
 LABELS = ["background", *KEYWORDS, "send_message", "yes", "no", "cancel"]
 # corpus label -> model label for positives
 REAL_POSITIVE = {**{k: k for k in KEYWORDS}, "yes": "yes", "no": "no", "stop": "cancel"}
+# fraction of word examples (positives and negatives alike) with real speech
+# just before the word
+PRECEDING_SPEECH = 0.35
 REAL_NEGATIVE = {"go", "up", "down", "on", "off", "left", "right", "unknown"}
 
 
@@ -269,7 +275,7 @@ def make_example(rng, item, cache, beds, rirs, split):
         out = fg + bed / (rms(bed) + 1e-9) * rms(fg) / 10 ** (snr / 20)
     elif item is not None:
         x = cache.get(item["path"])
-        start, end = cache.bounds(item["path"])
+        start, end = item.get("bounds") or cache.bounds(item["path"])
         s = max(0, int((start - 0.10) * SR))
         e = min(len(x), int((end + 0.05) * SR))
         # the labelled end: the utterance's end, or where the intent phrase ends
@@ -286,6 +292,15 @@ def make_example(rng, item, cache, beds, rirs, split):
         word = np.zeros(CLIP, np.float32)
         lo, hi = max(0, offset), min(CLIP, offset + len(x))
         word[lo:hi] = x[lo - offset:hi - offset]
+        if rng.random() < PRECEDING_SPEECH:
+            # somebody was talking just before: real speech at about the word's
+            # level, ending 0.1-0.8 s before the word (as in a conversation, or
+            # a stream where the keyword follows other talk)
+            pre_end = lo - int(rng.uniform(0.1, 0.8) * SR)
+            if pre_end > SR // 4:
+                talk = speech_foreground(rng, cache, beds, split)[:pre_end]
+                level = rms(x) / (rms(talk) + 1e-9) * 10 ** (rng.uniform(-6, 3) / 20)
+                word[pre_end - len(talk):pre_end] += talk * level
         if rng.random() < 0.25:
             mix = word + bed * 0.1
         else:
@@ -314,15 +329,28 @@ def main():
     ap.add_argument("--bed-only", type=float, default=0.25, help="extra fraction of pure-background examples")
     ap.add_argument("--speech-negatives", type=float, default=0.3,
                     help="extra fraction of examples whose foreground is real background speech")
+    ap.add_argument("--hard", nargs="*", default=[],
+                    help="hard negatives from mine_hard.py (folders with a manifest.csv)")
+    ap.add_argument("--hard-copies", type=int, default=2)
     args = ap.parse_args()
     items, beds, rirs = load_items(args.data)
+    for hard in args.hard:
+        for r in csv.DictReader(open(os.path.join(hard, "manifest.csv"))):
+            # the window ends 0.3 s after the false alarm's first crossing: that
+            # crossing is placed where a keyword's end would be
+            n = os.path.getsize(r["path"]) - 44
+            items.append(dict(path=r["path"], label="negative", split="train", source="hard",
+                              bounds=(0.0, max(0.1, n / 2 / SR - 0.3))))
     cache = Cache()
     for split in ["train", "val", "test"]:
         rng = np.random.default_rng([args.seed, ["train", "val", "test"].index(split)])
-        mine = [it for it in items if it["split"] == split and cache.bounds(it["path"]) is not None]
+        mine = [it for it in items if it["split"] == split
+                and (it.get("bounds") or cache.bounds(it["path"])) is not None]
         plan = []
         for it in mine:
-            if it["label"] == "negative":
+            if it["source"] == "hard":
+                k = args.hard_copies
+            elif it["label"] == "negative":
                 k = args.negative_copies
             elif it["label"] == "send_message":
                 # the intent exists only as synthetic speech
