@@ -2,7 +2,7 @@
 //! of the read-back answer on folders of recordings.
 //!
 //! ```text
-//! cargo run --release --example confirm_eval -- [--model PATH] [--json] DIR...
+//! cargo run --release --example confirm_eval -- [--model PATH] [--json] [--clips] DIR...
 //! ```
 //!
 //! Each WAV (16 kHz mono) is scored as the send-message flow scores the
@@ -11,7 +11,10 @@
 //! gate's default rule ([`wakeguard::gate::GateConfig::answer_verdict`]:
 //! score >= 0.8 and 0.3 above the other two). Prints, per folder, the number
 //! of clips and the share read as yes, no, cancel and unclear. Only "yes"
-//! confirms a message; everything else cancels it.
+//! confirms a message; everything else cancels it. With `--clips`, every
+//! clip's three scores and verdict are printed too (a line per clip before
+//! its folder's line; JSON objects with `--json`), to see which recordings
+//! fail and by how much.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,7 +26,7 @@ use wakeguard::gate::GateConfig;
 use wakeguard::intent::answer_scores;
 use wakeguard::model::KeywordModel;
 
-const USAGE: &str = "usage: confirm_eval [--model PATH] [--json] DIR...";
+const USAGE: &str = "usage: confirm_eval [--model PATH] [--json] [--clips] DIR...";
 
 fn main() -> ExitCode {
     match run() {
@@ -51,12 +54,14 @@ fn wavs(dir: &Path) -> Result<Vec<PathBuf>, String> {
 fn run() -> Result<(), String> {
     let mut model_path = None;
     let mut json = false;
+    let mut clips = false;
     let mut dirs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--model" => model_path = Some(args.next().ok_or(USAGE)?),
             "--json" => json = true,
+            "--clips" => clips = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -97,13 +102,27 @@ fn run() -> Result<(), String> {
                 _ => 3,
             };
             counts[k] += 1;
+            if clips {
+                let verdict = ["yes", "no", "cancel", "unclear"][k];
+                if json {
+                    println!(
+                        "{{\"clip\": {}, \"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}, \"verdict\": \"{verdict}\"}}",
+                        serde_json::Value::from(f.display().to_string())
+                    );
+                } else {
+                    println!(
+                        "| {} | yes {yes:.4} no {no:.4} cancel {cancel:.4} | {verdict} | | | |",
+                        f.display()
+                    );
+                }
+            }
         }
         let n = files.len() as f64;
         let pct = |k: usize| 100.0 * counts[k] as f64 / n;
         if json {
             println!(
-                "{{\"folder\": \"{}\", \"clips\": {}, \"yes\": {:.2}, \"no\": {:.2}, \"cancel\": {:.2}, \"unclear\": {:.2}}}",
-                dir.display(),
+                "{{\"folder\": {}, \"clips\": {}, \"yes\": {:.2}, \"no\": {:.2}, \"cancel\": {:.2}, \"unclear\": {:.2}}}",
+                serde_json::Value::from(dir.display().to_string()),
                 files.len(),
                 pct(0),
                 pct(1),
