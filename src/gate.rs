@@ -896,6 +896,11 @@ enum GateState {
         started_at: u64,
         speech_samples: u64,
         last_speech_end: u64,
+        /// Samples of `flow.audio` already judged speech or silence (whole
+        /// 10 ms frames from the recording's start).
+        judged: usize,
+        /// End of the last speech frame, as an index into `flow.audio`.
+        speech_end_index: usize,
     },
     AwaitingReadback {
         flow: Flow,
@@ -931,6 +936,7 @@ impl GateState {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum RecordingOutcome {
     Continue,
     Finish,
@@ -1517,6 +1523,8 @@ impl Gate {
             started_at: at,
             speech_samples: 0,
             last_speech_end: at,
+            judged: 0,
+            speech_end_index: 0,
         };
     }
 
@@ -1524,41 +1532,63 @@ impl Gate {
         let cfg = self.config;
         let GateState::Recording {
             flow,
-            started_at,
             speech_samples,
             last_speech_end,
+            judged,
+            speech_end_index,
+            ..
         } = &mut self.state
         else {
             return;
         };
         let max = cfg.max_recording as usize;
-        let room = max.saturating_sub(flow.audio.len());
-        let kept = &samples[..samples.len().min(room)];
-        let mut offset = 0u64;
-        for frame in kept.chunks(SILENCE_FRAME_SAMPLES) {
-            offset += frame.len() as u64;
+        let before = flow.audio.len();
+        let room = max.saturating_sub(before);
+        flow.audio
+            .extend_from_slice(&samples[..samples.len().min(room)]);
+        // Whole 10 ms frames on a grid anchored at the recording's first
+        // sample, each followed by the end checks: the recording ends at the
+        // same sample however the audio was split into calls.
+        let mut outcome = RecordingOutcome::Continue;
+        while *judged + SILENCE_FRAME_SAMPLES <= flow.audio.len() {
+            let frame = &flow.audio[*judged..*judged + SILENCE_FRAME_SAMPLES];
+            *judged += SILENCE_FRAME_SAMPLES;
+            // every frame completed now ends inside this call's samples
+            let frame_end = at.saturating_add((*judged - before) as u64);
             if frame_rms(frame) >= f64::from(cfg.silence_rms) {
-                *speech_samples += frame.len() as u64;
-                *last_speech_end = at.saturating_add(offset);
+                *speech_samples += SILENCE_FRAME_SAMPLES as u64;
+                *last_speech_end = frame_end;
+                *speech_end_index = *judged;
             }
-        }
-        flow.audio.extend_from_slice(kept);
-        let end = at.saturating_add(samples.len() as u64);
-        let outcome = if flow.audio.len() >= max {
-            RecordingOutcome::Finish
-        } else if *speech_samples > 0 {
-            if end.saturating_sub(*last_speech_end) >= cfg.end_silence {
+            // Lengths are counted in recorded samples, not in input time
+            // stamps, which depend on how the caller chunks its audio.
+            outcome = if *judged >= max {
                 RecordingOutcome::Finish
+            } else if *speech_samples > 0 {
+                if (*judged - *speech_end_index) as u64 >= cfg.end_silence {
+                    RecordingOutcome::Finish
+                } else {
+                    RecordingOutcome::Continue
+                }
+            } else if *judged as u64 >= cfg.no_speech_timeout {
+                RecordingOutcome::NoSpeech
             } else {
                 RecordingOutcome::Continue
+            };
+            if outcome != RecordingOutcome::Continue {
+                // Drop what came after the end, wiped first: the buffer never
+                // holds audio that is not part of the message.
+                flow.audio[*judged..].fill(0);
+                flow.audio.truncate(*judged);
+                break;
             }
-        } else if end.saturating_sub(*started_at) >= cfg.no_speech_timeout {
-            RecordingOutcome::NoSpeech
-        } else {
-            RecordingOutcome::Continue
-        };
+        }
+        if outcome == RecordingOutcome::Continue && flow.audio.len() >= max {
+            outcome = RecordingOutcome::Finish; // the cap ends inside a frame
+        }
         match outcome {
             RecordingOutcome::Continue => {}
+            // decisions are stamped with the input's time, like every other
             RecordingOutcome::Finish => self.finish_recording(at, events),
             RecordingOutcome::NoSpeech => self.cancel_request(CancelReason::NoSpeech, at, events),
         }

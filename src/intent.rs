@@ -438,7 +438,9 @@ impl MessageFlow {
                     };
                     let r = self.gate.handle(input);
                     keep(dispatched, self.absorb(at, r, events));
-                    self.recorded_to = at;
+                    // The message starts right after the name, whenever the
+                    // decision was made.
+                    self.recorded_to = e;
                     self.capture = Capture::Off;
                 } else {
                     self.capture = Capture::Name { from, speech };
@@ -493,8 +495,14 @@ impl MessageFlow {
             if frame.len() < SEG_FRAME {
                 break;
             }
+            let t = base + (i * SEG_FRAME) as u64;
+            if span.is_some_and(|(_, e)| t >= e + self.config.segment_pause) {
+                // The pause ended the utterance before this frame: what
+                // follows (the message after the name) is not part of it,
+                // however much audio arrived in one call.
+                return (span, true);
+            }
             if frame_rms(frame) >= f64::from(self.config.speech_rms) {
-                let t = base + (i * SEG_FRAME) as u64;
                 span = Some(match span {
                     Some((s, _)) => (s, t + SEG_FRAME as u64),
                     None => (t, t + SEG_FRAME as u64),
@@ -519,9 +527,12 @@ impl MessageFlow {
         if pcm.is_empty() {
             return;
         }
+        // Stamped no earlier than the gate's clock (the name may have been
+        // decided after its end); the recording's length is counted in
+        // samples, so the stamp does not change where it ends.
         let r = self.gate.handle(Input::Audio {
             samples: &pcm,
-            at: from,
+            at: from.max(self.gate.now()),
         });
         self.recorded_to = from + pcm.len() as u64;
         let at = self.now;

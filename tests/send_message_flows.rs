@@ -59,6 +59,12 @@ struct Outcome {
 }
 
 fn play(voice: &str, scenario: &str) -> Outcome {
+    play_in_chunks(voice, scenario, 1_600).0
+}
+
+/// Plays a recording pushed `chunk` samples at a time; also returns the
+/// spoken-name spans the flow cut out.
+fn play_in_chunks(voice: &str, scenario: &str, chunk: usize) -> (Outcome, Vec<(u64, u64)>) {
     let mut dev = device(voice);
     let pcm = read_wav(flows_dir(voice).join(format!("{scenario}.wav")))
         .unwrap()
@@ -72,8 +78,8 @@ fn play(voice: &str, scenario: &str) -> Outcome {
             });
         }
     };
-    for chunk in pcm.chunks(1_600) {
-        take(dev.push(chunk, &mut events).unwrap());
+    for part in pcm.chunks(chunk) {
+        take(dev.push(part, &mut events).unwrap());
     }
     take(dev.drain(16_000 * 30, &mut events).unwrap());
     assert_eq!(dev.flow().gate().state(), GateStateKind::Idle);
@@ -100,11 +106,49 @@ fn play(voice: &str, scenario: &str) -> Outcome {
             _ => {}
         }
     }
-    Outcome {
-        dispatched,
-        cancels,
-        readbacks,
-        answer_before_readback,
+    let names = events
+        .iter()
+        .filter_map(|e| match e {
+            FlowEvent::NameSegment { start, end, .. } => Some((*start, *end)),
+            _ => None,
+        })
+        .collect();
+    (
+        Outcome {
+            dispatched,
+            cancels,
+            readbacks,
+            answer_before_readback,
+        },
+        names,
+    )
+}
+
+/// The spoken name ends at the first pause and the message at its end
+/// silence, however the audio arrives: a whole second per call must not
+/// merge the name with the message after it (it did before the segmenter
+/// stopped at the pause), and the recording must not grow by the chunk
+/// size (it did before the recorder judged frames on its own grid).
+#[test]
+fn name_and_recording_do_not_depend_on_chunk_size() {
+    let (small, small_names) = play_in_chunks("m", "yes", 160);
+    assert_eq!(small_names.len(), 1);
+    let (s, e) = small_names[0];
+    assert!(e - s < 16_000, "name span {s}..{e} longer than 1 s");
+    assert_eq!(small.dispatched.len(), 1);
+    for chunk in [480, 1_600, 3_200] {
+        let (other, names) = play_in_chunks("m", "yes", chunk);
+        assert_eq!(names, small_names, "chunk {chunk}");
+        assert_eq!(other.dispatched, small.dispatched, "chunk {chunk}");
+    }
+    // With a second or more per call the device only learns that the
+    // recording ended at the end of a call, so the simulated read-back
+    // starts up to that much later and the recorded "yes" falls before the
+    // answer window: no dispatch then, but the same name.
+    for chunk in [16_000, 48_000] {
+        let (late, names) = play_in_chunks("m", "yes", chunk);
+        assert_eq!(names, small_names, "chunk {chunk}");
+        assert!(late.dispatched.len() <= 1, "chunk {chunk}");
     }
 }
 
