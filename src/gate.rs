@@ -47,7 +47,9 @@
 //! let message: ConfirmedMessage = step.dispatch.expect("confirmed");
 //! assert_eq!(message.recipient(), alice);
 //! let sent = message.dispatch(|to, name, audio| (to, name.to_owned(), audio.len()));
-//! assert_eq!(sent, (alice, "Alice".to_owned(), 48_000));
+//! // 1 s of speech and the 1.2 s of end silence that closed it; the rest of
+//! // the silence was wiped, not kept.
+//! assert_eq!(sent, (alice, "Alice".to_owned(), 35_200));
 //! ```
 //!
 //! A [`ConfirmedMessage`] cannot be built outside this module:
