@@ -19,10 +19,11 @@ datasets summed as babble, or near silence) and, for most examples, one
 utterance (a keyword / intent word, or a negative word) placed so that its
 end falls late in the clip, where the network's outputs are trained. The
 utterance is augmented (gain, speed +-12 %, room reverberation) and mixed
-at an SNR drawn from 0-25 dB, or left clean. In 35 % of word examples real
-speech at about the word's level ends 0.1-0.8 s before the word, as when a
-keyword follows other talk. With --hard, the false alarms mined on the
-training split (mine_hard.py) are added as negatives.
+at an SNR drawn from 0-25 dB, or left clean. With --preceding-speech P, in
+a fraction P of word examples real speech at about the word's level ends
+0.1-0.8 s before the word, as when a keyword follows other talk. With
+--hard, the false alarms mined on the training split (mine_hard.py) are
+added as negatives.
 
 Splits: real recordings by speaker group (Speech Commands speaker hashes;
 the wake-word benchmark by contiguous file-index blocks, a proxy for
@@ -46,9 +47,6 @@ KEYWORDS = ["alexa", "computer", "jarvis", "smart_mirror", "snowboy", "view_glas
 LABELS = ["background", *KEYWORDS, "send_message", "yes", "no", "cancel"]
 # corpus label -> model label for positives
 REAL_POSITIVE = {**{k: k for k in KEYWORDS}, "yes": "yes", "no": "no", "stop": "cancel"}
-# fraction of word examples (positives and negatives alike) with real speech
-# just before the word
-PRECEDING_SPEECH = 0.35
 REAL_NEGATIVE = {"go", "up", "down", "on", "off", "left", "right", "unknown"}
 
 
@@ -265,7 +263,7 @@ def speech_foreground(rng, cache, beds, split):
     return out / max(rms(out), 1e-4) * 0.1
 
 
-def make_example(rng, item, cache, beds, rirs, split):
+def make_example(rng, item, cache, beds, rirs, split, preceding_speech=0.0):
     bed = make_bed(rng, cache, beds, split)
     end_sample = -1
     out = bed
@@ -292,7 +290,9 @@ def make_example(rng, item, cache, beds, rirs, split):
         word = np.zeros(CLIP, np.float32)
         lo, hi = max(0, offset), min(CLIP, offset + len(x))
         word[lo:hi] = x[lo - offset:hi - offset]
-        if rng.random() < PRECEDING_SPEECH:
+        # (no random draw when disabled, so packs made before the option
+        # existed are reproduced exactly)
+        if preceding_speech > 0 and rng.random() < preceding_speech:
             # somebody was talking just before: real speech at about the word's
             # level, ending 0.1-0.8 s before the word (as in a conversation, or
             # a stream where the keyword follows other talk)
@@ -332,6 +332,8 @@ def main():
     ap.add_argument("--hard", nargs="*", default=[],
                     help="hard negatives from mine_hard.py (folders with a manifest.csv)")
     ap.add_argument("--hard-copies", type=int, default=2)
+    ap.add_argument("--preceding-speech", type=float, default=0.0,
+                    help="fraction of word examples with real speech just before the word")
     args = ap.parse_args()
     items, beds, rirs = load_items(args.data)
     for hard in args.hard:
@@ -374,7 +376,7 @@ def main():
             w.writerow(["label", "end_sample", "source", "path"])
             for i in order:
                 it = plan[i]
-                pcm, end = make_example(rng, it, cache, beds, rirs, split)
+                pcm, end = make_example(rng, it, cache, beds, rirs, split, args.preceding_speech)
                 fa.write(pcm.tobytes())
                 if it is None or it == "SPEECH":
                     label, source, path = "background", "bed" if it is None else "speech", ""

@@ -19,7 +19,8 @@ Writes, for SPLIT in val and test (folders from make_heldout.py):
 - DATA/streams/SPLIT_background_{clean,snr10}.wav: the split's background
   alone (no annotations: every event is a false alarm), the noisy copy
   from make-stream as well.
-- DATA/streams/SPLIT.csv: the pair list for `evaluate stream --list`.
+- DATA/streams/SPLIT.csv: the pair list for `evaluate stream --list`;
+  SPLIT_list_clean.csv and SPLIT_list_snr10.csv: one condition each.
 - DATA/streams/all_background.csv: background_all.wav and its noisy copy
   (1.6 h each, all background speech of the corpora, partly seen in
   training as negatives), for a longer but optimistic false-alarm count;
@@ -81,10 +82,13 @@ def main():
              "--background", *bg, "--seed", str(seed + 10), "--minutes", f"{minutes:.2f}",
              "--per-minute", "0.000001", "--skip-bad", "--noise", noise, "--snr", "10", "--out", noisy_bg])
         pairs += [(clean_bg, empty), (noisy_bg, empty)]
-        with open(os.path.join(out, f"{split}.csv"), "w") as f:
-            f.write("wav,annotations\n")
-            for w, a in pairs:
-                f.write(f"{os.path.basename(w)},{os.path.basename(a)}\n")
+        lists = {f"{split}.csv": pairs, f"{split}_list_clean.csv": pairs[0::2],
+                 f"{split}_list_snr10.csv": pairs[1::2]}
+        for name, chosen in lists.items():
+            with open(os.path.join(out, name), "w") as f:
+                f.write("wav,annotations\n")
+                for w, a in chosen:
+                    f.write(f"{os.path.basename(w)},{os.path.basename(a)}\n")
     all_bg = "".join(f"{os.path.join(args.data, name)},{empty}\n"
                      for name in ["background_all.wav", "background_all_noise10db.wav"])
     with open(os.path.join(out, "all_background.csv"), "w") as f:
