@@ -72,9 +72,9 @@ struct Cli {
 enum Command {
     /// Folder-per-label corpora: DIR/<label>/*.wav (and DIR/<label>/<sub>/*.wav).
     ///
-    /// A folder named after a model label holds positives of that label; every other folder
-    /// (unknown, speech, noise, go, ...) is negative material. WAVs directly inside DIR belong to
-    /// a folder named like DIR itself. Each clip runs through a fresh detector; a hit is an event
+    /// A folder named after a model label (or mapped to one with --alias) holds positives of
+    /// that label; every other folder (unknown, speech, noise, go, ...) is negative material.
+    /// WAVs directly inside DIR belong to a folder named like DIR itself. Each clip runs through a fresh detector; a hit is an event
     /// of the clip's label anywhere in the clip; latency is measured from the end of speech found
     /// by an energy VAD (wakeguard::eval::speech_bounds).
     Corpus(CorpusArgs),
@@ -141,6 +141,11 @@ struct CorpusArgs {
     /// Corpus folders (DIR/<label>/*.wav)
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
+    /// Folders whose clips are positives of a differently named label, FOLDER=LABEL,
+    /// comma-separated or repeated (e.g. stop=cancel: a spoken "stop" is a cancel)
+    /// [default: none; a folder is a positive only of the label it is named after]
+    #[arg(long, value_name = "FOLDER=LABEL", value_delimiter = ',')]
+    alias: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -550,6 +555,27 @@ fn evaluations(
     })
 }
 
+/// `--alias FOLDER=LABEL` pairs, each LABEL checked against the model's keyword labels.
+fn parse_aliases(pairs: &[String], model_labels: &[String]) -> Res<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let Some((folder, label)) = pair.split_once('=') else {
+            return Err(format!("--alias {pair:?}: expected FOLDER=LABEL"));
+        };
+        let (folder, label) = (folder.trim(), label.trim());
+        if folder.is_empty() || !model_labels.iter().any(|l| l == label) {
+            return Err(format!(
+                "--alias {pair:?}: {label:?} is not a keyword label of the model (labels: {})",
+                model_labels.join(", ")
+            ));
+        }
+        if out.insert(folder.to_string(), label.to_string()).is_some() {
+            return Err(format!("--alias: folder {folder:?} given twice"));
+        }
+    }
+    Ok(out)
+}
+
 fn run_corpus(args: CorpusArgs) -> Res<()> {
     let c = &args.common;
     check_common(c)?;
@@ -557,9 +583,13 @@ fn run_corpus(args: CorpusArgs) -> Res<()> {
     let model = load_model(&c.model)?;
     let labels = chosen_labels(&model, &c.labels)?;
     let model_labels = keyword_labels(&model);
+    let aliases = parse_aliases(&args.alias, &model_labels)?;
     let mut clips = Vec::new();
     for dir in &args.dirs {
-        clips.extend(collect_labelled(dir)?);
+        clips.extend(collect_labelled(dir)?.into_iter().map(|(g, p)| {
+            let g = aliases.get(&g).cloned().unwrap_or(g);
+            (g, p)
+        }));
     }
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     for (g, _) in &clips {
@@ -650,6 +680,7 @@ fn run_corpus(args: CorpusArgs) -> Res<()> {
     let inputs = json!({
         "mode": "corpus",
         "dirs": args.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+        "aliases": aliases,
         "folders": folders,
         "files": sources.len(),
         "skipped": skipped.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
