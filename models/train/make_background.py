@@ -20,6 +20,19 @@ import numpy as np
 import soundfile as sf
 
 
+def mix_noise(x, noise, rng, snr):
+    """`x` plus the `noise` recordings (concatenated in a seeded random
+    order, repeated to the length of `x`) at `snr` dB below the speech level
+    of `x`: the RMS of its louder half of 100 ms frames. Peak-limited to 1."""
+    n = np.concatenate([noise[i] for i in rng.permutation(len(noise))])
+    n = np.tile(n, len(x) // len(n) + 1)[:len(x)]
+    frames = x[: len(x) // 1600 * 1600].reshape(-1, 1600)
+    energy = (frames ** 2).mean(1)
+    speech_rms = np.sqrt(energy[energy > np.percentile(energy, 50)].mean())  # louder half: speech
+    y = x + n * speech_rms / np.sqrt((n ** 2).mean()) / 10 ** (snr / 20)
+    return y / max(1.0, float(np.abs(y).max()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/work/data")
@@ -36,14 +49,7 @@ def main():
     x, sr = sf.read(clean, dtype="float32")
     noise = [sf.read(f, dtype="float32")[0] for f in sorted(glob.glob(f"{c}/noise/*.wav"))
              if os.path.getsize(f) > 16000]  # two corpus noise files are empty
-    rng = np.random.default_rng(args.seed)
-    n = np.concatenate([noise[i] for i in rng.permutation(len(noise))])
-    n = np.tile(n, len(x) // len(n) + 1)[:len(x)]
-    frames = x[: len(x) // 1600 * 1600].reshape(-1, 1600)
-    energy = (frames ** 2).mean(1)
-    speech_rms = np.sqrt(energy[energy > np.percentile(energy, 50)].mean())  # louder half: speech
-    y = x + n * speech_rms / np.sqrt((n ** 2).mean()) / 10 ** (args.snr / 20)
-    y = y / max(1.0, float(np.abs(y).max()))
+    y = mix_noise(x, noise, np.random.default_rng(args.seed), args.snr)
     noisy = os.path.join(args.data, f"background_all_noise{args.snr:g}db.wav")
     sf.write(noisy, y, sr, subtype="PCM_16")
     print(f"{clean}: {len(x) / sr / 3600:.2f} h; {noisy}")

@@ -27,6 +27,7 @@ import subprocess
 import numpy as np
 import soundfile as sf
 
+from make_background import mix_noise
 from make_dataset import SR, load_items, read_wav
 
 
@@ -60,13 +61,7 @@ def main():
     noise = [read_wav(os.path.join(args.data, "corpora", "noise", f))
              for f in sorted(os.listdir(os.path.join(args.data, "corpora", "noise")))]
     noise = [n for n in noise if len(n) > SR]
-    n = np.concatenate([noise[i] for i in rng.permutation(len(noise))])
-    n = np.tile(n, len(clean) // len(n) + 1)[: len(clean)]
-    frames = clean[: len(clean) // 1600 * 1600].reshape(-1, 1600)
-    energy = (frames ** 2).mean(1)
-    speech_rms = np.sqrt(energy[energy > np.percentile(energy, 50)].mean())
-    noisy = clean + n * speech_rms / np.sqrt((n ** 2).mean()) / 10 ** (args.snr / 20)
-    noisy = noisy / max(1.0, float(np.abs(noisy).max()))
+    noisy = mix_noise(clean, noise, rng, args.snr)
     print(f"train background: {len(files)} files, {len(clean) / SR / 3600:.2f} h", flush=True)
 
     rows = []
