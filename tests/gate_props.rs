@@ -8,41 +8,18 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestRng, TestRunner};
 
 use wakeguard::audit::Decision;
-use wakeguard::contacts::{ContactBook, ContactError, ContactId, FeatureSeq, MatchConfig};
+mod common;
+
+use common::{name_seq, toy_book};
+use wakeguard::contacts::{ContactError, ContactId, FeatureSeq};
 use wakeguard::gate::{
     CancelReason, Gate, GateConfig, GateEvent, GateStateKind, Input, Readback, seconds,
 };
 
-const DIM: usize = 12;
 /// Name templates 0..POOL may be enrolled; template POOL never is.
 const POOL: usize = 7;
 
 // ---------------------------------------------------------------- inputs --
-
-fn noise(state: &mut u64) -> f32 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
-
-fn name_seq(k: usize, stretch: f32, seed: u64, noise_level: f32) -> FeatureSeq {
-    let frames = ((50.0 * stretch).round() as usize).max(1);
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let freq = 1.0 + 0.3 * k as f32;
-    let mut data = Vec::with_capacity(frames * DIM);
-    for t in 0..frames {
-        let x = t as f32 / frames as f32;
-        for d in 0..DIM {
-            let phase = ((k * 7 + d * 3) % 11) as f32 / 11.0;
-            data.push(
-                (std::f32::consts::TAU * (freq * x + phase)).sin()
-                    + noise_level * noise(&mut state),
-            );
-        }
-    }
-    FeatureSeq::new(DIM, data).unwrap()
-}
 
 fn pool_name(k: usize) -> String {
     ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace"][k].to_owned()
@@ -302,12 +279,7 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
         contact_min_margin: 0.15,
         ..GateConfig::default()
     };
-    let mut book = ContactBook::with_match_config(MatchConfig {
-        scale: 0.3,
-        max_trim: 0.0,
-        ..MatchConfig::default()
-    })
-    .unwrap();
+    let mut book = toy_book();
     let mut model = ModelBook::default();
     for (k, &(enrolled, blocked, n)) in case.initial.iter().enumerate() {
         if enrolled {
