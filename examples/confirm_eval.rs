@@ -20,16 +20,34 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wakeguard::audit::AnswerVerdict;
 use wakeguard::detector::{Detector, DetectorConfig};
 use wakeguard::gate::GateConfig;
 use wakeguard::intent::answer_scores;
 use wakeguard::model::KeywordModel;
 
-const USAGE: &str = "usage: confirm_eval [--model PATH] [--json] [--clips] DIR...";
+/// Acceptance rate of the read-back answer on folders of recordings.
+#[derive(Parser, Debug)]
+#[command(name = "confirm_eval")]
+struct Cli {
+    /// ONNX model with wakeguard metadata [default: the model embedded in the crate]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// One JSON object per folder (and per clip with --clips)
+    #[arg(long)]
+    json: bool,
+    /// Also print every clip's scores and verdict
+    #[arg(long)]
+    clips: bool,
+    /// Folders of 16 kHz mono WAV clips
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("confirm_eval: {msg}");
@@ -51,28 +69,13 @@ fn wavs(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn run() -> Result<(), String> {
-    let mut model_path = None;
-    let mut json = false;
-    let mut clips = false;
-    let mut dirs = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--model" => model_path = Some(args.next().ok_or(USAGE)?),
-            "--json" => json = true,
-            "--clips" => clips = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
-            _ => dirs.push(PathBuf::from(arg)),
-        }
-    }
-    if dirs.is_empty() {
-        return Err(USAGE.into());
-    }
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        model: model_path,
+        json,
+        clips,
+        dirs,
+    } = cli;
     let model = Arc::new(
         match &model_path {
             Some(p) => KeywordModel::from_path(p),

@@ -1,7 +1,7 @@
 //! How often the spoken recipient is matched to the right enrolled contact.
 //!
 //! ```text
-//! cargo run --release --example contact_eval -- [--contacts N] [--enroll K] [--json] DIR [WORD...]
+//! cargo run --release --example contact_eval -- [--contacts N] [--enroll K] [--min-score S] [--min-margin M] [--json] DIR [WORD...]
 //! ```
 //!
 //! `DIR/<word>/<speaker>_<anything>.wav` (the Speech Commands layout:
@@ -25,16 +25,44 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wakeguard::contacts::ContactBook;
 use wakeguard::features::{MfccConfig, MfccPlan};
 use wakeguard::gate::GateConfig;
 use wakeguard::intent::{FlowConfig, enroll_from_wavs, name_features};
 
-const USAGE: &str = "usage: contact_eval [--contacts N] [--enroll K] [--min-score S] [--min-margin M] [--json] DIR [WORD...]";
+/// How often the spoken recipient is matched to the right enrolled contact.
+#[derive(Parser, Debug)]
+#[command(name = "contact_eval")]
+struct Cli {
+    /// Contacts per user (at least 2)
+    #[arg(long = "contacts", value_name = "N", default_value_t = 4)]
+    per_speaker: usize,
+    /// Enrollment recordings per contact (1 to 5)
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    enroll: usize,
+    /// Minimum match score [default: the gate's contact_min_score]
+    #[arg(long, value_name = "S")]
+    min_score: Option<f32>,
+    /// Minimum margin over the runner-up [default: the gate's contact_min_margin]
+    #[arg(long, value_name = "M")]
+    min_margin: Option<f32>,
+    /// One JSON object instead of the text summary
+    #[arg(long)]
+    json: bool,
+    /// Speech Commands layout: DIR/<word>/<speaker>_<anything>.wav
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// The words that stand in for names, in order [default: left stop down right yes up off on]
+    #[arg(value_name = "WORD")]
+    words: Vec<String>,
+}
+
 const DEFAULT_WORDS: [&str; 8] = ["left", "stop", "down", "right", "yes", "up", "off", "on"];
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("contact_eval: {msg}");
@@ -43,50 +71,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_usize(v: Option<String>, what: &str) -> Result<usize, String> {
-    let v = v.ok_or(format!("{what} needs a value"))?;
-    v.parse().map_err(|_| format!("{what}: not a number: {v}"))
-}
-
-fn parse_f32(v: Option<String>, what: &str) -> Result<f32, String> {
-    let v = v.ok_or(format!("{what} needs a value"))?;
-    v.parse().map_err(|_| format!("{what}: not a number: {v}"))
-}
-
-fn run() -> Result<(), String> {
-    let mut per_speaker = 4usize;
-    let mut enroll = 2usize;
-    let mut json = false;
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        per_speaker,
+        enroll,
+        min_score,
+        min_margin,
+        json,
+        dir,
+        words,
+    } = cli;
+    if !(1..=5).contains(&enroll) || per_speaker < 2 {
+        return Err("--enroll must be 1..=5 and --contacts >= 2".into());
+    }
     let mut gate = GateConfig::default();
-    let mut rest = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--contacts" => per_speaker = parse_usize(args.next(), "--contacts")?,
-            "--enroll" => enroll = parse_usize(args.next(), "--enroll")?,
-            "--json" => json = true,
-            "--min-score" => {
-                gate.contact_min_score = parse_f32(args.next(), "--min-score")?;
-            }
-            "--min-margin" => {
-                gate.contact_min_margin = parse_f32(args.next(), "--min-margin")?;
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
-            _ => rest.push(arg),
-        }
+    if let Some(v) = min_score {
+        gate.contact_min_score = v;
     }
-    if rest.is_empty() || !(1..=5).contains(&enroll) || per_speaker < 2 {
-        return Err(format!("{USAGE}\n(--enroll 1..=5, --contacts >= 2)"));
+    if let Some(v) = min_margin {
+        gate.contact_min_margin = v;
     }
-    let dir = PathBuf::from(rest.remove(0));
-    let words: Vec<String> = if rest.is_empty() {
+    let words: Vec<String> = if words.is_empty() {
         DEFAULT_WORDS.iter().map(|w| w.to_string()).collect()
     } else {
-        rest
+        words
     };
 
     // speaker -> word -> recordings

@@ -25,17 +25,36 @@
 //! in 100 ms chunks, so recordings of several hours use constant memory.
 
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wakeguard::audio::open_wav;
 use wakeguard::detector::{Detection, Detector, DetectorConfig};
 use wakeguard::model::KeywordModel;
 
-const USAGE: &str = "usage: detect [--model PATH] [--threshold T] [--json] FILE.wav";
+/// Print every keyword detection in a WAV file.
+#[derive(Parser, Debug)]
+#[command(name = "detect")]
+struct Cli {
+    /// ONNX model with wakeguard metadata [default: the model embedded in the crate]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Use this threshold for every label instead of the model's per-label defaults
+    #[arg(long, value_name = "T")]
+    threshold: Option<f32>,
+    /// One JSON object per line: {"label", "start", "end", "score"}
+    #[arg(long)]
+    json: bool,
+    /// The recording (16 kHz; mono, or multichannel which is averaged)
+    #[arg(value_name = "FILE.wav")]
+    file: PathBuf,
+}
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("detect: {msg}");
@@ -44,33 +63,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
-    let mut model_path = None;
-    let mut threshold = None;
-    let mut json = false;
-    let mut file = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--model" => model_path = Some(args.next().ok_or("--model needs a path")?),
-            "--threshold" => {
-                let v = args.next().ok_or("--threshold needs a value")?;
-                threshold = Some(
-                    v.parse::<f32>()
-                        .map_err(|_| format!("--threshold: not a number: {v}"))?,
-                );
-            }
-            "--json" => json = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
-            _ if file.is_none() => file = Some(arg),
-            _ => return Err(format!("more than one input file\n{USAGE}")),
-        }
-    }
-    let file = file.ok_or(USAGE)?;
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        model: model_path,
+        threshold,
+        json,
+        file,
+    } = cli;
     let model = match &model_path {
         Some(p) => KeywordModel::from_path(p),
         None => KeywordModel::embedded(),

@@ -10,17 +10,32 @@
 //! given, which downmixes and resamples it.
 
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wakeguard::audio::{WavOptions, read_wav_with};
 use wakeguard::features::{MfccConfig, MfccPlan, MfccStream};
 
-const USAGE: &str = "usage: features [--preset kaldi|wakeguard_v1] [--convert] FILE.wav\n\
-     Prints one MFCC frame per line (comma-separated, no header) on stdout.";
+/// Print MFCC features of a WAV file: one frame per line, comma-separated, no header.
+#[derive(Parser, Debug)]
+#[command(name = "features")]
+struct Cli {
+    /// Front-end preset (kaldi: Kaldi compute-mfcc-feats --dither=0 --use-energy=false)
+    #[arg(long, default_value = "kaldi", value_parser = ["kaldi", "wakeguard_v1"])]
+    preset: String,
+    /// Downmix and resample the file if it is not 16 kHz mono
+    #[arg(long)]
+    convert: bool,
+    /// The recording
+    #[arg(value_name = "FILE.wav")]
+    file: PathBuf,
+}
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("features: {msg}");
@@ -29,25 +44,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
-    let mut preset = "kaldi".to_string();
-    let mut options = WavOptions::default();
-    let mut file = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--preset" => preset = args.next().ok_or("--preset needs a value")?,
-            "--convert" => options = WavOptions::convert(),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
-            _ if file.is_none() => file = Some(arg),
-            _ => return Err(format!("more than one input file\n{USAGE}")),
-        }
-    }
-    let file = file.ok_or(USAGE)?;
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        preset,
+        convert,
+        file,
+    } = cli;
+    let options = if convert {
+        WavOptions::convert()
+    } else {
+        WavOptions::default()
+    };
     let config = match preset.as_str() {
         "kaldi" => MfccConfig::kaldi(),
         "wakeguard_v1" => MfccConfig::wakeguard_v1(),

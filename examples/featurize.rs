@@ -16,10 +16,30 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wakeguard::features::{MfccConfig, MfccPlan, MfccStream};
 
+/// Batch feature extraction for model training.
+#[derive(Parser, Debug)]
+#[command(name = "featurize")]
+struct Cli {
+    /// Front-end preset
+    #[arg(long, default_value = "wakeguard_v1", value_parser = ["wakeguard_v1", "kaldi"])]
+    preset: String,
+    /// Samples per clip
+    #[arg(long, value_name = "N")]
+    clip_samples: usize,
+    /// Clips of N samples back to back, raw little-endian 16-bit PCM at 16 kHz
+    #[arg(value_name = "IN.i16")]
+    input: String,
+    /// Features out: every frame of every clip, little-endian f32
+    #[arg(value_name = "OUT.f32")]
+    output: String,
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("featurize: {msg}");
@@ -28,26 +48,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
-    let usage = "usage: featurize [--preset wakeguard_v1|kaldi] --clip-samples N IN.i16 OUT.f32";
-    let mut preset = "wakeguard_v1".to_string();
-    let mut clip_samples: Option<usize> = None;
-    let mut files = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--preset" => preset = args.next().ok_or(usage)?,
-            "--clip-samples" => {
-                let v = args.next().ok_or(usage)?;
-                clip_samples = Some(v.parse().map_err(|_| format!("bad --clip-samples {v}"))?);
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{usage}")),
-            _ => files.push(arg),
-        }
-    }
-    let (Some(n), [input, output]) = (clip_samples, files.as_slice()) else {
-        return Err(usage.into());
-    };
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        preset,
+        clip_samples: n,
+        input,
+        output,
+    } = cli;
     let config = match preset.as_str() {
         "kaldi" => MfccConfig::kaldi(),
         "wakeguard_v1" => MfccConfig::wakeguard_v1(),
@@ -58,8 +65,8 @@ fn run() -> Result<(), String> {
     if frames == 0 {
         return Err(format!("clips of {n} samples are shorter than one frame"));
     }
-    let mut reader = BufReader::new(File::open(input).map_err(|e| format!("{input}: {e}"))?);
-    let mut writer = BufWriter::new(File::create(output).map_err(|e| format!("{output}: {e}"))?);
+    let mut reader = BufReader::new(File::open(&input).map_err(|e| format!("{input}: {e}"))?);
+    let mut writer = BufWriter::new(File::create(&output).map_err(|e| format!("{output}: {e}"))?);
     let mut stream = MfccStream::new(plan.clone(), 1).map_err(|e| e.to_string())?;
     let mut bytes = vec![0u8; 2 * n];
     let mut pcm = vec![0i16; n];

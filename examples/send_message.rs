@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use serde::Deserialize;
 use wakeguard::audio::open_wav;
 use wakeguard::contacts::ContactBook;
@@ -41,8 +42,27 @@ use wakeguard::gate::{ConfirmedMessage, GateEvent};
 use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
 use wakeguard::model::KeywordModel;
 
-const USAGE: &str =
-    "usage: send_message --contacts CONTACTS.toml [--model PATH] [--json] [--audit] FILE.wav";
+/// Run the whole send-message flow on a recording that plays the microphone.
+#[derive(Parser, Debug)]
+#[command(name = "send_message")]
+struct Cli {
+    /// The enrolled contacts: [[contact]] tables with name, samples (paths relative to the
+    /// file) and optional blocked = true
+    #[arg(long, value_name = "CONTACTS.toml")]
+    contacts: PathBuf,
+    /// ONNX model with wakeguard metadata [default: the model embedded in the crate]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// One JSON object per line for every flow event
+    #[arg(long)]
+    json: bool,
+    /// Print the audit log (every decision with its scores) at the end
+    #[arg(long)]
+    audit: bool,
+    /// The recording (16 kHz; mono, or multichannel which is averaged)
+    #[arg(value_name = "FILE.wav")]
+    file: PathBuf,
+}
 
 #[derive(Deserialize)]
 struct ContactsFile {
@@ -59,7 +79,8 @@ struct ContactEntry {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("send_message: {msg}");
@@ -92,31 +113,14 @@ fn load_contacts(
     Ok(book)
 }
 
-fn run() -> Result<(), String> {
-    let mut contacts = None;
-    let mut model_path = None;
-    let mut json = false;
-    let mut audit = false;
-    let mut file = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--contacts" => contacts = Some(PathBuf::from(args.next().ok_or(USAGE)?)),
-            "--model" => model_path = Some(args.next().ok_or(USAGE)?),
-            "--json" => json = true,
-            "--audit" => audit = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{USAGE}")),
-            _ if file.is_none() => file = Some(arg),
-            _ => return Err(format!("more than one input file\n{USAGE}")),
-        }
-    }
-    let (Some(contacts), Some(file)) = (contacts, file) else {
-        return Err(USAGE.into());
-    };
+fn run(cli: Cli) -> Result<(), String> {
+    let Cli {
+        contacts,
+        model: model_path,
+        json,
+        audit,
+        file,
+    } = cli;
     let model = Arc::new(
         match &model_path {
             Some(p) => KeywordModel::from_path(p),
