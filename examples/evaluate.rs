@@ -134,6 +134,10 @@ struct Common {
     /// listed in report.json) instead of stopping at the first one
     #[arg(long)]
     skip_bad: bool,
+    /// Frames (10 ms) the detector averages the posteriors over before thresholding
+    /// [default: DetectorConfig::default(), 3]
+    #[arg(long, value_name = "N")]
+    smoothing_frames: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -298,9 +302,21 @@ fn thread_count(c: &Common) -> usize {
     })
 }
 
-fn new_detector(model: &Arc<KeywordModel>, threshold: f32) -> Res<Detector> {
-    let mut d =
-        Detector::new(model.clone(), DetectorConfig::default()).map_err(|e| e.to_string())?;
+/// The detector settings of every run: the defaults, with `--smoothing-frames`.
+fn detector_config(c: &Common) -> DetectorConfig {
+    let mut config = DetectorConfig::default();
+    if let Some(n) = c.smoothing_frames {
+        config.smoothing_frames = n;
+    }
+    config
+}
+
+fn new_detector(
+    model: &Arc<KeywordModel>,
+    config: &DetectorConfig,
+    threshold: f32,
+) -> Res<Detector> {
+    let mut d = Detector::new(model.clone(), config.clone()).map_err(|e| e.to_string())?;
     d.set_all_thresholds(threshold).map_err(|e| e.to_string())?;
     Ok(d)
 }
@@ -317,13 +333,17 @@ struct Bank {
 }
 
 impl Bank {
-    fn new(model: &Arc<KeywordModel>, grid: &[f32], which: &[usize]) -> Res<Self> {
+    fn new(
+        model: &Arc<KeywordModel>,
+        config: &DetectorConfig,
+        grid: &[f32],
+        which: &[usize],
+    ) -> Res<Self> {
         let mut detectors = Vec::new();
         for &k in which {
             let d = match k {
-                0 => Detector::new(model.clone(), DetectorConfig::default())
-                    .map_err(|e| e.to_string())?,
-                k => new_detector(model, grid[k - 1])?,
+                0 => Detector::new(model.clone(), config.clone()).map_err(|e| e.to_string())?,
+                k => new_detector(model, config, grid[k - 1])?,
             };
             detectors.push((k, d));
         }
@@ -501,11 +521,16 @@ struct ClipResult {
     runs: Vec<(usize, Vec<Ev>)>,
 }
 
-fn run_clip(model: &Arc<KeywordModel>, grid: &[f32], path: &Path) -> Res<ClipResult> {
+fn run_clip(
+    model: &Arc<KeywordModel>,
+    config: &DetectorConfig,
+    grid: &[f32],
+    path: &Path,
+) -> Res<ClipResult> {
     let audio = read_wav(path).map_err(|e| e.to_string())?;
     let in_file = |e: wakeguard::Error| format!("{}: {e}", path.display());
     let all: Vec<usize> = (0..=grid.len()).collect();
-    let mut bank = Bank::new(model, grid, &all)?;
+    let mut bank = Bank::new(model, config, grid, &all)?;
     for chunk in audio.samples.chunks(1600) {
         bank.push(chunk).map_err(in_file)?;
     }
@@ -610,6 +635,7 @@ fn run_corpus(args: CorpusArgs) -> Res<()> {
     fs_create(&c.out)?;
     let threads = thread_count(c);
     let grid = grid(c);
+    let config = detector_config(c);
     eprintln!(
         "evaluate: {} clips in {} folders, {} detector runs per clip ({} thresholds + the \
          model's defaults), {} thread(s)",
@@ -625,7 +651,7 @@ fn run_corpus(args: CorpusArgs) -> Res<()> {
     parallel(
         &clips,
         threads,
-        |(_, path)| run_clip(&model, &grid, path),
+        |(_, path)| run_clip(&model, &config, &grid, path),
         |i, r| {
             pb.inc(1);
             match r {
@@ -774,6 +800,7 @@ struct StreamResult {
 /// One stream through the runs `which` (see [`Bank`]).
 fn run_one_stream(
     model: &Arc<KeywordModel>,
+    config: &DetectorConfig,
     grid: &[f32],
     which: &[usize],
     pair: &Pair,
@@ -791,7 +818,7 @@ fn run_one_stream(
     )
     .map_err(|e| format!("{e} (annotations of {})", pair.wav.display()))?;
     let in_file = |e: wakeguard::Error| format!("{}: {e}", pair.wav.display());
-    let mut bank = Bank::new(model, grid, which)?;
+    let mut bank = Bank::new(model, config, grid, which)?;
     let mut buf = vec![0.0f32; SAMPLE_RATE as usize];
     let mut read = 0u64;
     loop {
@@ -872,6 +899,7 @@ fn run_stream(args: StreamArgs) -> Res<()> {
     // file itself, so memory stays constant).
     let threads = thread_count(c);
     let grid = grid(c);
+    let config = detector_config(c);
     let shares = if pairs.len() >= threads { 1 } else { threads };
     let n_runs = grid.len() + 1;
     let jobs: Vec<(usize, Vec<usize>)> = (0..pairs.len())
@@ -894,7 +922,7 @@ fn run_stream(args: StreamArgs) -> Res<()> {
     parallel(
         &jobs,
         threads,
-        |(i, which)| run_one_stream(&model, &grid, which, &pairs[*i], &pb),
+        |(i, which)| run_one_stream(&model, &config, &grid, which, &pairs[*i], &pb),
         |j, r| {
             let i = jobs[j].0;
             match r {
@@ -1054,9 +1082,9 @@ fn write_outputs(
             "tolerance_s": c.tolerance,
             "fa_targets_per_hour": DEFAULT_FA_TARGETS,
             "detector": {
-                "smoothing_frames": DetectorConfig::default().smoothing_frames,
-                "refractory_frames": DetectorConfig::default().refractory_frames,
-                "max_event_frames": DetectorConfig::default().max_event_frames,
+                "smoothing_frames": detector_config(c).smoothing_frames,
+                "refractory_frames": detector_config(c).refractory_frames,
+                "max_event_frames": detector_config(c).max_event_frames,
             },
         },
         "labels": per_label,
