@@ -247,6 +247,27 @@ def augment_word(rng, x, rirs, cache):
     return x, speed
 
 
+def random_channel(rng, x):
+    """A random microphone/room colouring: a smooth gain curve over
+    log-frequency (7 control points, +-6 dB each, linear in log f between
+    them), and with probability 0.3 each a high-pass (100-400 Hz) and a
+    low-pass (3.5-7 kHz) roll-off. Applied to a whole example so that no
+    recording channel stays a cue for a label."""
+    spec = np.fft.rfft(x.astype(np.float64))
+    f = np.fft.rfftfreq(len(x), 1.0 / SR)
+    lf = np.log(np.maximum(f, 50.0))
+    pts = np.linspace(np.log(50.0), np.log(SR / 2), 7)
+    gain_db = np.interp(lf, pts, rng.uniform(-6, 6, len(pts)))
+    if rng.random() < 0.3:
+        fc = rng.uniform(100, 400)
+        gain_db += 10 * np.log10(1 / (1 + (fc / np.maximum(f, 1.0)) ** 4))
+    if rng.random() < 0.3:
+        fc = rng.uniform(3500, 7000)
+        gain_db += 10 * np.log10(1 / (1 + (f / fc) ** 8))
+    y = np.fft.irfft(spec * 10 ** (gain_db / 20), len(x))
+    return y.astype(np.float32)
+
+
 def speech_foreground(rng, cache, beds, split):
     """2 s of real conversational speech (other datasets' speakers of this
     split), clips concatenated until the clip is full: the background talk
@@ -263,7 +284,7 @@ def speech_foreground(rng, cache, beds, split):
     return out / max(rms(out), 1e-4) * 0.1
 
 
-def make_example(rng, item, cache, beds, rirs, split, preceding_speech=0.0):
+def make_example(rng, item, cache, beds, rirs, split, preceding_speech=0.0, channel=0.0):
     bed = make_bed(rng, cache, beds, split)
     end_sample = -1
     out = bed
@@ -310,6 +331,9 @@ def make_example(rng, item, cache, beds, rirs, split, preceding_speech=0.0):
         out = mix
         if item["label"] != "negative":
             end_sample = target_end
+    # (no random draw when disabled: older packs are reproduced exactly)
+    if channel > 0 and rng.random() < channel:
+        out = random_channel(rng, out)
     peak = np.abs(out).max() + 1e-9
     level = 10 ** rng.uniform(-2.0, -0.3)  # -40 .. -6 dBFS peak
     out = out / peak * level
@@ -334,6 +358,9 @@ def main():
     ap.add_argument("--hard-copies", type=int, default=2)
     ap.add_argument("--preceding-speech", type=float, default=0.0,
                     help="fraction of word examples with real speech just before the word")
+    ap.add_argument("--channel", type=float, default=0.0,
+                    help="fraction of examples given a random microphone/room colouring "
+                         "(random_channel)")
     args = ap.parse_args()
     items, beds, rirs = load_items(args.data)
     for hard in args.hard:
@@ -376,7 +403,8 @@ def main():
             w.writerow(["label", "end_sample", "source", "path"])
             for i in order:
                 it = plan[i]
-                pcm, end = make_example(rng, it, cache, beds, rirs, split, args.preceding_speech)
+                pcm, end = make_example(rng, it, cache, beds, rirs, split, args.preceding_speech,
+                                        args.channel)
                 fa.write(pcm.tobytes())
                 if it is None or it == "SPEECH":
                     label, source, path = "background", "bed" if it is None else "speech", ""
