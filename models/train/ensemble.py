@@ -76,6 +76,47 @@ def prefixed_graph(model, prefix):
     return nodes, inits, state_in, outs
 
 
+def check(out_path, member_paths, mode, chunks=30, seed=0):
+    """The ensemble must equal the members run separately, chunk by chunk
+    (states carried), combined as `mode`; raises if not (tolerance 1e-5)."""
+    import onnxruntime as ort
+
+    def session(path):
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+    rng = np.random.default_rng(seed)
+    ens = session(out_path)
+    members = [session(p) for p in member_paths]
+
+    def zeros(sess):
+        return {i.name: np.zeros(i.shape, np.float32) for i in sess.get_inputs() if i.name != "features"}
+
+    st_e, st_m = zeros(ens), [zeros(m) for m in members]
+    feat_shape = next(i.shape for i in ens.get_inputs() if i.name == "features")
+    worst = 0.0
+    for _ in range(chunks):
+        x = rng.standard_normal(feat_shape).astype(np.float32) * 5
+        outs = ens.run(None, {"features": x, **st_e})
+        st_e = dict(zip([i.name for i in ens.get_inputs() if i.name != "features"], outs[1:]))
+        probs = []
+        for k, m in enumerate(members):
+            o = m.run(None, {"features": x, **st_m[k]})
+            st_m[k] = dict(zip([i.name for i in m.get_inputs() if i.name != "features"], o[1:]))
+            probs.append(o[0].astype(np.float64))
+        if mode == "arithmetic":
+            want = np.mean(probs, axis=0)
+        else:
+            logmean = np.mean([np.log(np.maximum(p, 1e-12)) for p in probs], axis=0)
+            want = np.exp(logmean - logmean.max(-1, keepdims=True))
+            want /= want.sum(-1, keepdims=True)
+        worst = max(worst, float(np.abs(outs[0] - want).max()))
+    if worst > 1e-5:
+        raise SystemExit(f"ensemble differs from its members by {worst}")
+    return worst
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
@@ -106,8 +147,9 @@ def main():
     k = len(models)
     inv_k = numpy_helper.from_array(np.array(1.0 / k, dtype=np.float32), "ens_inv_k")
     tiny = numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "ens_tiny")
-    inits += [inv_k, tiny]
+    inits.append(inv_k)
     if args.mode == "geometric":
+        inits.append(tiny)
         logs = []
         for i, p in enumerate(probs):
             nodes.append(helper.make_node("Max", [p, "ens_tiny"], [f"ens_clip_{i}"]))
@@ -130,16 +172,20 @@ def main():
     out.ir_version = models[0].ir_version
     onnx.checker.check_model(out)
 
-    meta = dict(metas[0])
+    # Shared keys from the first member; what describes one member's training
+    # (seed, epochs, examples, ...) goes under "ensemble.members".
+    shared = ("format", "labels", "features", "chunk_frames", "thresholds", "durations", "trained")
+    meta = {k2: v for k2, v in metas[0].items() if k2 in shared}
     meta["state_shapes"] = [s for m in metas for s in m["state_shapes"]]
     meta["parameters"] = int(sum(m.get("parameters", 0) for m in metas))
     meta["context_frames"] = max(m["context_frames"] for m in metas)
     meta["ensemble"] = {"mode": args.mode, "members": [
-        {k2: m.get(k2) for k2 in ("parameters", "info", "seed", "epochs") if k2 in m} for m in metas]}
+        {k2: v for k2, v in m.items() if k2 not in shared and k2 != "state_shapes"} for m in metas]}
     entry = out.metadata_props.add()
     entry.key = "wakeguard"
     entry.value = json.dumps(meta, sort_keys=True)
     onnx.save(out, args.out)
+    check(args.out, args.members, args.mode)
     print(json.dumps({"members": len(models), "mode": args.mode, "parameters": meta["parameters"],
                       "states": len(meta["state_shapes"])}))
 
