@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from export import export
-from model import LABELS, StreamingTCN
+from model import LABELS, StreamingTCN, fold_batchnorm
 
 FRAMES = 198
 DIM = 20
@@ -90,6 +90,38 @@ def choose_thresholds(scores, labels, quantile):
     return th, report
 
 
+def load_onnx_tcn(path):
+    """A wakeguard ONNX model (batch-norm folded) as a StreamingTCN for batched
+    full-sequence inference: weights from the graph's initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(path)
+    w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+    channels = w["tcn.inp.conv.weight"].shape[0]
+    tcn = fold_batchnorm(StreamingTCN(channels=channels).eval())
+    sd = {k[len("tcn."):]: v for k, v in w.items() if k.startswith("tcn.")}
+    # the input normalisation is exported as constants of the Sub and Div nodes
+    consts = {n.op_type: n.input[1] for n in m.graph.node if n.op_type in ("Sub", "Div")}
+    sd["mean"] = w[consts["Sub"]].reshape(-1)
+    sd["std"] = w[consts["Div"]].reshape(-1)
+    tcn.load_state_dict(sd)
+    return tcn.eval()
+
+
+def teacher_probs(paths, feats, batch=512):
+    """Mean posterior of the teacher models per clip and output frame,
+    [N, n_labels, FRAMES - context], float16."""
+    teachers = [load_onnx_tcn(p) for p in paths]
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(feats), batch):
+            x = torch.from_numpy(feats[i:i + batch]).transpose(1, 2)
+            p = sum(torch.softmax(t(x), dim=1) for t in teachers) / len(teachers)
+            out.append(p.half())
+    return torch.cat(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pack", default="/work/data/pack")
@@ -102,6 +134,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quantile", type=float, default=0.998)
+    ap.add_argument("--teachers", nargs="*", default=[],
+                    help="ONNX models whose mean posterior the student also learns (distillation)")
+    ap.add_argument("--distill", type=float, default=0.5,
+                    help="weight of the teachers' soft targets (with --teachers); 1 - it for the labels")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -122,6 +158,10 @@ def main():
     steps = args.epochs * (len(xtr) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     xtr_t, ttr_t = torch.from_numpy(xtr), torch.from_numpy(ttr)
+    soft = None
+    if args.teachers:
+        soft = teacher_probs(args.teachers, xtr)
+        print(f"teachers {args.teachers}: soft targets {tuple(soft.shape)}", flush=True)
     gen = torch.Generator().manual_seed(args.seed)
     t0 = time.time()
     for epoch in range(args.epochs):
@@ -135,6 +175,10 @@ def main():
             x = x + torch.randn(x.shape[0], DIM, 1, generator=gen) * 0.05 * model.std[None, :, None]
             logits = model(x)
             loss = F.cross_entropy(logits, ttr_t[idx], ignore_index=IGNORE)
+            if soft is not None:
+                # cross-entropy against the teachers' mean posterior, every frame
+                kd = -(soft[idx].float() * F.log_softmax(logits, dim=1)).sum(1).mean()
+                loss = (1 - args.distill) * loss + args.distill * kd
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -154,6 +198,8 @@ def main():
         "train_examples": int(len(xtr)),
         "epochs": args.epochs,
         "seed": args.seed,
+        **({"teachers": [os.path.basename(t) for t in args.teachers], "distill": args.distill}
+           if args.teachers else {}),
         "train_seconds": round(time.time() - t0),
         "durations": {"alexa": 0.7, "computer": 0.7, "jarvis": 0.7, "smart_mirror": 1.0,
                       "snowboy": 0.7, "view_glass": 0.9, "send_message": 1.0, "yes": 0.45,
