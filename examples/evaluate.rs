@@ -1012,6 +1012,7 @@ fn write_outputs(
     description: &str,
 ) -> Res<()> {
     let meta = model.metadata();
+    let detector = detector_config(c);
     let err = |e: wakeguard::eval::EvalError| e.to_string();
     let mut summaries = Vec::new();
     let mut curves = Vec::new();
@@ -1082,9 +1083,9 @@ fn write_outputs(
             "tolerance_s": c.tolerance,
             "fa_targets_per_hour": DEFAULT_FA_TARGETS,
             "detector": {
-                "smoothing_frames": detector_config(c).smoothing_frames,
-                "refractory_frames": detector_config(c).refractory_frames,
-                "max_event_frames": detector_config(c).max_event_frames,
+                "smoothing_frames": detector.smoothing_frames,
+                "refractory_frames": detector.refractory_frames,
+                "max_event_frames": detector.max_event_frames,
             },
         },
         "labels": per_label,

@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 
 def meta_of(model):
@@ -30,6 +30,14 @@ def meta_of(model):
         if p.key == "wakeguard":
             return json.loads(p.value)
     raise SystemExit("not a wakeguard model (no 'wakeguard' metadata)")
+
+
+def renamed(proto, name):
+    """A copy of an ONNX proto (node, tensor, value info) under another name."""
+    c = type(proto)()
+    c.CopyFrom(proto)
+    c.name = name
+    return c
 
 
 def prefixed_graph(model, prefix):
@@ -43,36 +51,18 @@ def prefixed_graph(model, prefix):
 
     nodes = []
     for n in g.node:
-        m = onnx.NodeProto()
-        m.CopyFrom(n)
-        m.name = ren(n.name) if n.name else ""
+        m = renamed(n, ren(n.name))
         m.input[:] = [ren(i) for i in n.input]
         m.output[:] = [ren(o) for o in n.output]
         for a in m.attribute:
             if a.g is not None and len(a.g.node) > 0:
                 raise SystemExit("subgraphs are not supported")
         nodes.append(m)
-    inits = []
-    for t in g.initializer:
-        u = onnx.TensorProto()
-        u.CopyFrom(t)
-        u.name = ren(t.name)
-        inits.append(u)
+    inits = [renamed(t, ren(t.name)) for t in g.initializer]
     init_names = {t.name for t in g.initializer}
-    state_in = []
-    for vi in g.input:
-        if vi.name in init_names or vi.name == "features":
-            continue
-        v = onnx.ValueInfoProto()
-        v.CopyFrom(vi)
-        v.name = ren(vi.name)
-        state_in.append(v)
-    outs = []
-    for vo in g.output:
-        v = onnx.ValueInfoProto()
-        v.CopyFrom(vo)
-        v.name = ren(vo.name)
-        outs.append(v)
+    state_in = [renamed(vi, ren(vi.name)) for vi in g.input
+                if vi.name not in init_names and vi.name != "features"]
+    outs = [renamed(vo, ren(vo.name)) for vo in g.output]
     return nodes, inits, state_in, outs
 
 
@@ -93,17 +83,18 @@ def check(out_path, member_paths, mode, chunks=30, seed=0):
     def zeros(sess):
         return {i.name: np.zeros(i.shape, np.float32) for i in sess.get_inputs() if i.name != "features"}
 
+    # the state dicts keep the sessions' input order: outputs 1.. map onto their keys
     st_e, st_m = zeros(ens), [zeros(m) for m in members]
     feat_shape = next(i.shape for i in ens.get_inputs() if i.name == "features")
     worst = 0.0
     for _ in range(chunks):
         x = rng.standard_normal(feat_shape).astype(np.float32) * 5
         outs = ens.run(None, {"features": x, **st_e})
-        st_e = dict(zip([i.name for i in ens.get_inputs() if i.name != "features"], outs[1:]))
+        st_e = dict(zip(st_e, outs[1:]))
         probs = []
         for k, m in enumerate(members):
             o = m.run(None, {"features": x, **st_m[k]})
-            st_m[k] = dict(zip([i.name for i in m.get_inputs() if i.name != "features"], o[1:]))
+            st_m[k] = dict(zip(st_m[k], o[1:]))
             probs.append(o[0].astype(np.float64))
         if mode == "arithmetic":
             want = np.mean(probs, axis=0)
@@ -136,20 +127,19 @@ def main():
     nodes, inits, inputs, state_outs, probs = [], [], [feat_vi], [], []
     for i, m in enumerate(models):
         n, t, si, outs = prefixed_graph(m, f"m{i}_")
+        if not outs[0].name.endswith("probs"):
+            raise SystemExit("first output of a member must be its probs")
         nodes += n
         inits += t
         inputs += si
         probs.append(outs[0].name)
         state_outs += outs[1:]
-        if not outs[0].name.endswith("probs"):
-            raise SystemExit("first output of a member must be its probs")
 
     k = len(models)
     inv_k = numpy_helper.from_array(np.array(1.0 / k, dtype=np.float32), "ens_inv_k")
-    tiny = numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "ens_tiny")
     inits.append(inv_k)
     if args.mode == "geometric":
-        inits.append(tiny)
+        inits.append(numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "ens_tiny"))
         logs = []
         for i, p in enumerate(probs):
             nodes.append(helper.make_node("Max", [p, "ens_tiny"], [f"ens_clip_{i}"]))
@@ -161,9 +151,7 @@ def main():
     else:
         nodes.append(helper.make_node("Sum", probs, ["ens_psum"]))
         nodes.append(helper.make_node("Mul", ["ens_psum", "ens_inv_k"], ["probs"]))
-    probs_vi = onnx.ValueInfoProto()
-    probs_vi.CopyFrom(models[0].graph.output[0])
-    probs_vi.name = "probs"
+    probs_vi = renamed(models[0].graph.output[0], "probs")
 
     graph = helper.make_graph(nodes, "wakeguard_ensemble", inputs, [probs_vi, *state_outs], inits)
     opset = max(o.version for o in models[0].opset_import if o.domain in ("", "ai.onnx"))
