@@ -1,7 +1,9 @@
 //! Whole-pipeline cost (front end + network + smoothing + tracking) per
-//! second of audio, with the embedded model.
+//! second of audio, with the embedded model, or with the model file named by
+//! the environment variable `WAKEGUARD_BENCH_MODEL`.
 //!
 //! `cargo bench --bench detector`. Real-time factor = 1 s / (time per second of audio).
+//! `WAKEGUARD_BENCH_MODEL=my.onnx cargo bench --bench detector` measures another model.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -23,7 +25,14 @@ fn noise_and_tones(n: usize) -> Vec<i16> {
 }
 
 fn bench(c: &mut Criterion) {
-    let model = Arc::new(KeywordModel::embedded().unwrap());
+    let model = match std::env::var_os("WAKEGUARD_BENCH_MODEL") {
+        Some(path) => {
+            eprintln!("detector bench: model {}", path.to_string_lossy());
+            KeywordModel::from_path(&path).unwrap()
+        }
+        None => KeywordModel::embedded().unwrap(),
+    };
+    let model = Arc::new(model);
     let second = noise_and_tones(16_000);
     let mut detector = Detector::new(model.clone(), DetectorConfig::default()).unwrap();
     let mut group = c.benchmark_group("detector");

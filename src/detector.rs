@@ -146,11 +146,13 @@ struct Core {
 impl Detector {
     /// A detector over `model` with thresholds at the model's defaults.
     pub fn new(model: Arc<KeywordModel>, config: DetectorConfig) -> Result<Self, Error> {
-        if config.smoothing_frames == 0 || config.max_event_frames == 0 {
-            return Err(crate::error::ConfigError::NotPositive {
-                field: "smoothing_frames / max_event_frames",
+        for (field, zero) in [
+            ("smoothing_frames", config.smoothing_frames == 0),
+            ("max_event_frames", config.max_event_frames == 0),
+        ] {
+            if zero {
+                return Err(crate::error::ConfigError::NotPositive { field }.into());
             }
-            .into());
         }
         let meta = model.metadata();
         let plan = Arc::new(MfccPlan::new(meta.front_end()?)?);

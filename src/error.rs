@@ -8,7 +8,8 @@ use std::path::PathBuf;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An [`MfccConfig`](crate::features::MfccConfig) failed validation.
+    /// An [`MfccConfig`](crate::features::MfccConfig) or a
+    /// [`DetectorConfig`](crate::detector::DetectorConfig) failed validation.
     Config(ConfigError),
     /// A PCM sample was NaN or infinite. The chunk was rejected as a whole:
     /// no sample of it was consumed and no frame was produced from it.
@@ -41,7 +42,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config(e) => write!(f, "invalid feature configuration: {e}"),
+            Error::Config(e) => write!(f, "invalid configuration: {e}"),
             Error::NonFiniteSample { index } => {
                 write!(
                     f,
@@ -142,7 +143,8 @@ impl fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
-/// Why an [`MfccConfig`](crate::features::MfccConfig) is invalid.
+/// Why an [`MfccConfig`](crate::features::MfccConfig) or a
+/// [`DetectorConfig`](crate::detector::DetectorConfig) is invalid.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigError {

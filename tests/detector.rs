@@ -10,7 +10,7 @@ use wakeguard::audio::read_wav;
 use wakeguard::detector::{Detection, Detector, DetectorConfig};
 use wakeguard::features::MfccConfig;
 use wakeguard::model::{EMBEDDED_MODEL, KeywordModel};
-use wakeguard::{Error, ModelError};
+use wakeguard::{ConfigError, Error, ModelError};
 
 const LABELS: [&str; 11] = [
     "background",
@@ -219,4 +219,34 @@ fn bad_input_is_refused_without_detection() {
     assert!(matches!(d.push(&[0i16; 10], |_| {}), Err(Error::Finished)));
     d.reset().unwrap();
     d.push(&[0i16; 10], |_| {}).unwrap();
+}
+
+#[test]
+fn zero_smoothing_or_event_length_is_a_typed_config_error() {
+    for (config, field) in [
+        (
+            DetectorConfig {
+                smoothing_frames: 0,
+                ..DetectorConfig::default()
+            },
+            "smoothing_frames",
+        ),
+        (
+            DetectorConfig {
+                max_event_frames: 0,
+                ..DetectorConfig::default()
+            },
+            "max_event_frames",
+        ),
+    ] {
+        let err = Detector::new(model(), config).err().unwrap();
+        assert!(
+            matches!(err, Error::Config(ConfigError::NotPositive { field: f }) if f == field),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("invalid configuration: `{field}` must be positive")
+        );
+    }
 }

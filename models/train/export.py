@@ -1,7 +1,13 @@
 """Export a trained StreamingTCN to ONNX with its metadata embedded.
 
     python3 models/train/export.py CHECKPOINT.pt OUT.onnx [--chunk 10]
+    python3 models/train/export.py --from-onnx MODEL.onnx OUT.onnx --chunk 20
     python3 models/train/export.py --random OUT.onnx      # untrained, for speed tests
+
+--from-onnx re-exports an exported model with another chunk size (frames
+per call: latency against speed). The weights, thresholds and metadata are
+kept; the script checks with onnxruntime that both graphs give the same
+posteriors, frame by frame, on a random feature sequence.
 
 The metadata (ONNX metadata_props key "wakeguard", a JSON object) carries
 the label names, the feature preset and its parameters, hop and chunk
@@ -15,7 +21,8 @@ import numpy as np
 import onnx
 import torch
 
-from model import LABELS, StreamingTCN, StreamingWrapper, fold_batchnorm, initial_states
+from model import (LABELS, StreamingTCN, StreamingWrapper, fold_batchnorm, initial_states,
+                   load_onnx_tcn)
 
 # Must equal MfccConfig::wakeguard_v1() in src/features/config.rs.
 FEATURES = {
@@ -80,15 +87,64 @@ def export(tcn, out_path, chunk, thresholds, extra):
     return meta
 
 
+# Metadata the export computes itself; everything else is carried over.
+COMPUTED = {"format", "labels", "features", "chunk_frames", "context_frames", "state_shapes",
+            "thresholds", "parameters"}
+
+
+def read_metadata(path):
+    m = onnx.load(path)
+    return json.loads(next(p.value for p in m.metadata_props if p.key == "wakeguard"))
+
+
+def run_streaming(path, seq):
+    """Posteriors [T, labels] of an exported model over features seq [T, n_in],
+    fed chunk by chunk from zero states, with onnxruntime."""
+    import onnxruntime as ort
+
+    meta = read_metadata(path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    states = [np.zeros(s, np.float32) for s in meta["state_shapes"]]
+    chunk = meta["chunk_frames"]
+    outs = []
+    for i in range(0, len(seq), chunk):
+        probs, *states = sess.run(None, dict(zip(names, [seq[None, i:i + chunk], *states])))
+        outs.append(probs[0])
+    return np.concatenate(outs)
+
+
+def rechunk(src, out, chunk):
+    """Re-export src with `chunk` frames per call and check it against src."""
+    meta = read_metadata(src)
+    tcn = load_onnx_tcn(src)
+    extra = {k: v for k, v in meta.items() if k not in COMPUTED}
+    new = export(tcn, out, chunk, meta["thresholds"], extra)
+    n_in = tcn.inp.conv.in_channels
+    frames = 12 * chunk * meta["chunk_frames"]
+    seq = np.random.default_rng(0).standard_normal((frames, n_in)).astype(np.float32) * 3
+    seq += tcn.mean.numpy()
+    err = float(np.abs(run_streaming(src, seq) - run_streaming(out, seq)).max())
+    assert err < 1e-5, f"{out} differs from {src} by {err}"
+    print(f"{out}: same posteriors as {src} (max abs diff {err:.1e})")
+    return new
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", nargs="?")
     ap.add_argument("out")
     ap.add_argument("--chunk", type=int, default=10)
     ap.add_argument("--random", action="store_true")
+    ap.add_argument("--from-onnx", metavar="MODEL.onnx",
+                    help="re-export this exported model (with --chunk) instead of a checkpoint")
     ap.add_argument("--channels", type=int, default=48)
     args = ap.parse_args()
     torch.manual_seed(0)
+    if args.from_onnx:
+        meta = rechunk(args.from_onnx, args.out, args.chunk)
+        print(json.dumps({k: meta[k] for k in ("parameters", "context_frames", "chunk_frames")}))
+        return
     if args.random:
         tcn = StreamingTCN(channels=args.channels)
         thresholds = {l: 0.5 for l in LABELS if l != "background"}

@@ -100,6 +100,8 @@ class StreamingWrapper(nn.Module):
 def fold_batchnorm(tcn: StreamingTCN):
     """Fold every BatchNorm into its convolution (eval mode only)."""
     for m in [tcn.inp, *tcn.blocks]:
+        if isinstance(m.bn, nn.Identity):
+            continue  # folded already
         bn, conv = m.bn, m.conv
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         folded = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0],
@@ -115,3 +117,22 @@ def initial_states(tcn: StreamingTCN, n_in: int):
     """Zero states equal to having seen silence... of zero-valued normalised features."""
     chans = [n_in] + [tcn.head.in_channels] * len(tcn.blocks)
     return [torch.zeros(1, c, k) for c, k in zip(chans, tcn.contexts)]
+
+
+def load_onnx_tcn(path):
+    """A wakeguard ONNX model (batch-norm folded) as a StreamingTCN for batched
+    full-sequence inference: weights from the graph's initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(path)
+    w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+    channels = w["tcn.inp.conv.weight"].shape[0]
+    tcn = fold_batchnorm(StreamingTCN(channels=channels).eval())
+    sd = {k[len("tcn."):]: v for k, v in w.items() if k.startswith("tcn.")}
+    # the input normalisation is exported as constants of the Sub and Div nodes
+    consts = {n.op_type: n.input[1] for n in m.graph.node if n.op_type in ("Sub", "Div")}
+    sd["mean"] = w[consts["Sub"]].reshape(-1)
+    sd["std"] = w[consts["Div"]].reshape(-1)
+    tcn.load_state_dict(sd)
+    return tcn.eval()

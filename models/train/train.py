@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from export import export
-from model import LABELS, StreamingTCN, fold_batchnorm
+from model import LABELS, StreamingTCN, load_onnx_tcn
 
 FRAMES = 198
 DIM = 20
@@ -90,25 +90,6 @@ def choose_thresholds(scores, labels, quantile):
     return th, report
 
 
-def load_onnx_tcn(path):
-    """A wakeguard ONNX model (batch-norm folded) as a StreamingTCN for batched
-    full-sequence inference: weights from the graph's initializers."""
-    import onnx
-    from onnx import numpy_helper
-
-    m = onnx.load(path)
-    w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
-    channels = w["tcn.inp.conv.weight"].shape[0]
-    tcn = fold_batchnorm(StreamingTCN(channels=channels).eval())
-    sd = {k[len("tcn."):]: v for k, v in w.items() if k.startswith("tcn.")}
-    # the input normalisation is exported as constants of the Sub and Div nodes
-    consts = {n.op_type: n.input[1] for n in m.graph.node if n.op_type in ("Sub", "Div")}
-    sd["mean"] = w[consts["Sub"]].reshape(-1)
-    sd["std"] = w[consts["Div"]].reshape(-1)
-    tcn.load_state_dict(sd)
-    return tcn.eval()
-
-
 def teacher_probs(paths, feats, batch=512):
     """Mean posterior of the teacher models per clip and output frame,
     [N, n_labels, FRAMES - context], float16."""
@@ -131,6 +112,8 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--channels", type=int, default=48)
+    ap.add_argument("--chunk", type=int, default=10,
+                    help="frames per call of the exported streaming graph (latency vs speed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quantile", type=float, default=0.998)
@@ -207,7 +190,7 @@ def main():
     }
     torch.save({"arch": arch, "state_dict": model.state_dict(), "thresholds": thresholds,
                 "info": info, "val_report": report}, args.checkpoint)
-    meta = export(model, args.out, 10, thresholds, info)
+    meta = export(model, args.out, args.chunk, thresholds, info)
     print(f"exported {args.out}: {meta['parameters']} parameters, {os.path.getsize(args.out)} bytes")
 
 
