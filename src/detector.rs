@@ -105,11 +105,15 @@ fn quiet_noise(n: usize) -> Vec<i16> {
 ///
 /// # Real-time considerations
 /// The front end never allocates after construction. The network runs
-/// every `chunk_frames` frames (100 ms for the bundled model): pushes that
+/// every `chunk_frames` frames (200 ms for the bundled model): pushes that
 /// do not complete a chunk perform no heap allocation, while tract
-/// allocates its intermediate and output tensors on each network call (126
+/// allocates its intermediate and output tensors on each network call (197
 /// small allocations with the bundled model, the same count every call;
 /// `tests/alloc_free.rs`). Detection callbacks run inline.
+///
+/// A frame is scored once its chunk is complete, so an event is reported
+/// up to `chunk_frames` frames (200 ms) later than a frame-by-frame network
+/// would report it, on top of the smoothing and `max_event_frames`.
 #[derive(Debug)]
 pub struct Detector {
     mfcc: MfccStream,

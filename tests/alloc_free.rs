@@ -85,7 +85,7 @@ fn pushing_audio_does_not_allocate() {
     }
 }
 
-/// The detector runs the network once per 10-frame chunk; the hops in
+/// The detector runs the network once per `chunk_frames` frames; the hops in
 /// between (front end, buffering) allocate nothing. The chunk that runs
 /// the network allocates inside tract (its output tensors); that count is
 /// bounded and does not grow with the stream.
@@ -94,6 +94,10 @@ fn detector_hops_between_network_runs_do_not_allocate() {
     use wakeguard::detector::Detector;
 
     let mut detector = Detector::with_default_model().unwrap();
+    let chunk = wakeguard::model::KeywordModel::embedded()
+        .unwrap()
+        .chunk_frames();
+    assert!(200 % chunk == 0, "chunk of {chunk} frames");
     let hop: Vec<i16> = (0..160)
         .map(|i| ((i as f32 * 0.3).sin() * 3_000.0) as i16)
         .collect();
@@ -113,9 +117,9 @@ fn detector_hops_between_network_runs_do_not_allocate() {
             per_run.push(n);
         }
     }
-    // 200 hops = 20 network runs; the other 180 hops allocate nothing.
-    assert_eq!(per_run.len(), 20, "{per_run:?}");
-    assert_eq!(quiet_hops, 180);
+    // 200 hops = 200 / chunk network runs; the other hops allocate nothing.
+    assert_eq!(per_run.len(), 200 / chunk, "{per_run:?}");
+    assert_eq!(quiet_hops, 200 - 200 / chunk);
     let first = per_run[0];
     assert!(per_run.iter().all(|&n| n == first), "{per_run:?}");
     eprintln!("allocations per network run (inside tract): {first}");
