@@ -94,7 +94,10 @@ COMPUTED = {"format", "labels", "features", "chunk_frames", "context_frames", "s
 
 def read_metadata(path):
     m = onnx.load(path)
-    return json.loads(next(p.value for p in m.metadata_props if p.key == "wakeguard"))
+    for p in m.metadata_props:
+        if p.key == "wakeguard":
+            return json.loads(p.value)
+    raise SystemExit(f"{path}: not a wakeguard model (no 'wakeguard' metadata)")
 
 
 def run_streaming(path, seq):
@@ -117,6 +120,9 @@ def run_streaming(path, seq):
 def rechunk(src, out, chunk):
     """Re-export src with `chunk` frames per call and check it against src."""
     meta = read_metadata(src)
+    if "ensemble" in meta:
+        raise SystemExit(f"{src} is an ensemble: re-export its members and join them "
+                         "again with ensemble.py")
     tcn = load_onnx_tcn(src)
     extra = {k: v for k, v in meta.items() if k not in COMPUTED}
     new = export(tcn, out, chunk, meta["thresholds"], extra)

@@ -134,5 +134,9 @@ def load_onnx_tcn(path):
     consts = {n.op_type: n.input[1] for n in m.graph.node if n.op_type in ("Sub", "Div")}
     sd["mean"] = w[consts["Sub"]].reshape(-1)
     sd["std"] = w[consts["Div"]].reshape(-1)
+    # the exporter drops a folded bias that is all zeros (an untrained model)
+    for k, v in tcn.state_dict().items():
+        if k.endswith(".conv.bias") and k not in sd:
+            sd[k] = torch.zeros_like(v)
     tcn.load_state_dict(sd)
     return tcn.eval()
