@@ -94,9 +94,7 @@ fn detector_hops_between_network_runs_do_not_allocate() {
     use wakeguard::detector::Detector;
 
     let mut detector = Detector::with_default_model().unwrap();
-    let chunk = wakeguard::model::KeywordModel::embedded()
-        .unwrap()
-        .chunk_frames();
+    let chunk = detector.model().chunk_frames();
     assert!(200 % chunk == 0, "chunk of {chunk} frames");
     let hop: Vec<i16> = (0..160)
         .map(|i| ((i as f32 * 0.3).sin() * 3_000.0) as i16)

@@ -24,12 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-
-def meta_of(model):
-    for p in model.metadata_props:
-        if p.key == "wakeguard":
-            return json.loads(p.value)
-    raise SystemExit("not a wakeguard model (no 'wakeguard' metadata)")
+from exported import metadata, read_metadata, run_streaming
 
 
 def renamed(proto, name):
@@ -69,40 +64,19 @@ def prefixed_graph(model, prefix):
 def check(out_path, member_paths, mode, chunks=30, seed=0):
     """The ensemble must equal the members run separately, chunk by chunk
     (states carried), combined as `mode`; raises if not (tolerance 1e-5)."""
-    import onnxruntime as ort
-
-    def session(path):
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-
-    rng = np.random.default_rng(seed)
-    ens = session(out_path)
-    members = [session(p) for p in member_paths]
-
-    def zeros(sess):
-        return {i.name: np.zeros(i.shape, np.float32) for i in sess.get_inputs() if i.name != "features"}
-
-    # the state dicts keep the sessions' input order: outputs 1.. map onto their keys
-    st_e, st_m = zeros(ens), [zeros(m) for m in members]
-    feat_shape = next(i.shape for i in ens.get_inputs() if i.name == "features")
-    worst = 0.0
-    for _ in range(chunks):
-        x = rng.standard_normal(feat_shape).astype(np.float32) * 5
-        outs = ens.run(None, {"features": x, **st_e})
-        st_e = dict(zip(st_e, outs[1:]))
-        probs = []
-        for k, m in enumerate(members):
-            o = m.run(None, {"features": x, **st_m[k]})
-            st_m[k] = dict(zip(st_m[k], o[1:]))
-            probs.append(o[0].astype(np.float64))
-        if mode == "arithmetic":
-            want = np.mean(probs, axis=0)
-        else:
-            logmean = np.mean([np.log(np.maximum(p, 1e-12)) for p in probs], axis=0)
-            want = np.exp(logmean - logmean.max(-1, keepdims=True))
-            want /= want.sum(-1, keepdims=True)
-        worst = max(worst, float(np.abs(outs[0] - want).max()))
+    meta = read_metadata(out_path)
+    frames = chunks * meta["chunk_frames"]
+    seq = np.random.default_rng(seed).standard_normal((frames, meta["features"]["n_mfcc"]))
+    seq = (seq * 5).astype(np.float32)
+    got = run_streaming(out_path, seq)
+    probs = [run_streaming(p, seq).astype(np.float64) for p in member_paths]
+    if mode == "arithmetic":
+        want = np.mean(probs, axis=0)
+    else:
+        logmean = np.mean([np.log(np.maximum(p, 1e-12)) for p in probs], axis=0)
+        want = np.exp(logmean - logmean.max(-1, keepdims=True))
+        want /= want.sum(-1, keepdims=True)
+    worst = float(np.abs(got - want).max())
     if worst > 1e-5:
         raise SystemExit(f"ensemble differs from its members by {worst}")
     return worst
@@ -118,7 +92,7 @@ def main():
         raise SystemExit("need at least two members")
 
     models = [onnx.load(p) for p in args.members]
-    metas = [meta_of(m) for m in models]
+    metas = [metadata(m, p) for m, p in zip(models, args.members)]
     for key in ("labels", "features", "chunk_frames"):
         if any(m[key] != metas[0][key] for m in metas):
             raise SystemExit(f"members disagree on {key}")

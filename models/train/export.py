@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import torch
 
+from exported import read_metadata, run_streaming
 from model import (LABELS, StreamingTCN, StreamingWrapper, fold_batchnorm, initial_states,
                    load_onnx_tcn)
 
@@ -90,31 +91,6 @@ def export(tcn, out_path, chunk, thresholds, extra):
 # Metadata the export computes itself; everything else is carried over.
 COMPUTED = {"format", "labels", "features", "chunk_frames", "context_frames", "state_shapes",
             "thresholds", "parameters"}
-
-
-def read_metadata(path):
-    m = onnx.load(path)
-    for p in m.metadata_props:
-        if p.key == "wakeguard":
-            return json.loads(p.value)
-    raise SystemExit(f"{path}: not a wakeguard model (no 'wakeguard' metadata)")
-
-
-def run_streaming(path, seq):
-    """Posteriors [T, labels] of an exported model over features seq [T, n_in],
-    fed chunk by chunk from zero states, with onnxruntime."""
-    import onnxruntime as ort
-
-    meta = read_metadata(path)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    states = [np.zeros(s, np.float32) for s in meta["state_shapes"]]
-    chunk = meta["chunk_frames"]
-    outs = []
-    for i in range(0, len(seq), chunk):
-        probs, *states = sess.run(None, dict(zip(names, [seq[None, i:i + chunk], *states])))
-        outs.append(probs[0])
-    return np.concatenate(outs)
 
 
 def rechunk(src, out, chunk):
