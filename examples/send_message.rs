@@ -29,17 +29,20 @@
 //! `--audit` prints the gate's audit log (every decision with its scores,
 //! never audio) at the end.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use serde::Deserialize;
+
+#[path = "common/contacts_file.rs"]
+mod contacts_file;
+use contacts_file::load_contacts;
 use wakeguard::audio::open_wav;
-use wakeguard::contacts::ContactBook;
+use wakeguard::contacts::MatchConfig;
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{ConfirmedMessage, GateEvent};
-use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
+use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
 
 /// Run the whole send-message flow on a recording that plays the microphone.
@@ -64,20 +67,6 @@ struct Cli {
     file: PathBuf,
 }
 
-#[derive(Deserialize)]
-struct ContactsFile {
-    #[serde(default)]
-    contact: Vec<ContactEntry>,
-}
-
-#[derive(Deserialize)]
-struct ContactEntry {
-    name: String,
-    samples: Vec<PathBuf>,
-    #[serde(default)]
-    blocked: bool,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -87,30 +76,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn load_contacts(
-    path: &Path,
-    plan: &Arc<MfccPlan>,
-    speech_rms: f32,
-) -> Result<ContactBook, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: ContactsFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if file.contact.is_empty() {
-        return Err(format!("{}: no [[contact]] entries", path.display()));
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut book = ContactBook::new();
-    for entry in file.contact {
-        let samples: Vec<PathBuf> = entry.samples.iter().map(|s| dir.join(s)).collect();
-        let id = enroll_from_wavs(&mut book, plan, &entry.name, &samples, speech_rms)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if entry.blocked {
-            book.block(id).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(book)
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -133,7 +98,7 @@ fn run(cli: Cli) -> Result<(), String> {
         MfccPlan::new(model.metadata().front_end().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
     );
-    let book = load_contacts(&contacts, &plan, config.speech_rms)?;
+    let book = load_contacts(&contacts, &plan, config.speech_rms, MatchConfig::default())?;
     let flow = MessageFlow::new(model, book, config).map_err(|e| e.to_string())?;
     let mut source = open_wav(&file, true).map_err(|e| e.to_string())?;
 
@@ -231,6 +196,7 @@ fn print_events(events: &mut Vec<FlowEvent>, json: bool) {
                     name,
                     score,
                     margin,
+                    ..
                 } => (
                     *at,
                     "contact",

@@ -7,29 +7,49 @@
 //! # Name matching
 //!
 //! [`ContactBook::match_spoken`] compares the features of a spoken name with
-//! every enrollment of every contact (blocked contacts included) by dynamic
-//! time warping (DTW):
+//! every enrollment of every contact (blocked contacts included). A name in
+//! a request is cut out of running speech ("…message to Priya I am running
+//! late"): the cut may begin with the tail of "to" and run on into the
+//! message when there is no pause after the name, while the enrollments are
+//! the name said on its own. So the enrollment is aligned with the best
+//! matching *part* of the spoken segment (subsequence dynamic time warping,
+//! open at both ends of the spoken segment, closed at both ends of the
+//! enrollment):
 //!
 //! 1. **Normalisation.** Each sequence gets cepstral mean normalisation (the
 //!    per-sequence mean of every feature dimension is subtracted) and is then
 //!    scaled by one gain so that its overall RMS value is 1 (a constant
-//!    sequence becomes all zeros). The gain step makes the score scale
-//!    independent of the feature units and of the recording level.
+//!    sequence becomes all zeros). This removes recording level and a fixed
+//!    microphone colouring, and makes the score scale independent of the
+//!    feature units.
 //! 2. **Frame distance.** Euclidean distance between two normalised frames
 //!    divided by `sqrt(dim)` (an RMS difference per dimension).
-//! 3. **DTW.** Symmetric step weights (diagonal step 2, horizontal and
-//!    vertical steps 1); the accumulated cost is divided by `n + m` (the
-//!    total weight of every path), so the result is a path-length-normalised
-//!    mean frame distance. A Sakoe-Chiba band around the diagonal of the
-//!    `n x m` grid, of radius `ceil(band_ratio * max(n, m))` frames of the
-//!    longer sequence (never less than needed to keep the band connected),
-//!    limits warping; the band is symmetric, so the distance does not depend
-//!    on the argument order. Sequences whose lengths differ by more than a
-//!    factor `max_length_ratio` get an infinite distance. Only two rows of
-//!    the cost matrix are kept.
+//! 3. **Subsequence DTW.** Every frame of the enrollment is aligned, in
+//!    order, with frames `j0..=j1` of the spoken segment, where `j0` and `j1`
+//!    are free. The local steps are Sakoe and Chiba's symmetric slope-limited
+//!    pattern (P = 1): one frame of each (weight 2), or one frame of one
+//!    sequence against two of the other (weight 3), so the matched part of
+//!    the spoken segment is between half and twice as long as the
+//!    enrollment (a tempo difference of up to 2x either way) and every path
+//!    weighs `n + (j1 - j0 + 1)`. The distance is the accumulated cost
+//!    divided by that weight, minimised over the end `j1`: a mean frame
+//!    distance. A spoken segment of fewer than `n / 2 + 1` frames cannot
+//!    match an enrollment of `n` frames (infinite distance).
 //! 4. **Contact distance** = minimum over the contact's enrollments.
 //! 5. **Score** = `exp(-distance / scale)`, a strictly decreasing map of the
 //!    distance into `(0, 1]` (an infinite distance scores `0`).
+//!
+//! The work is `O(n * m * dim)` per enrollment for `n` enrollment and `m`
+//! spoken frames, in scratch buffers reused across enrollments.
+//!
+//! ## Where it fails
+//! The match looks for the enrolled name anywhere in the spoken segment, so
+//! an unenrolled name that *begins* with an enrolled one ("Jonathan" when
+//! only "Jon" is enrolled) can match the enrolled one when no pause follows
+//! it. The read-back then names the enrolled contact and only a "yes" sends.
+//! Matching compares sounds of one voice: a request spoken by another voice
+//! than the one that enrolled the names (a housemate) matches far worse.
+//! The protocol and its numbers are in the README ("How names are matched").
 
 use std::fmt;
 
@@ -114,41 +134,22 @@ impl fmt::Display for ContactId {
 /// Parameters of spoken-name matching.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
-    /// Distance scale of the score mapping `exp(-d / scale)`. Default `0.5`:
-    /// a mean normalised frame distance of 0.2 scores 0.67, 0.4 scores 0.45,
-    /// 0.8 (another name) scores 0.20. Measured on the bundled test voices
-    /// with the `wakeguard_v1` front end: the same name scores 0.63–0.95, other
-    /// enrolled names 0.10–0.27. Must be finite and > 0.
+    /// Distance scale of the score mapping `exp(-d / scale)`. Default `0.5`
+    /// (see the README's "How names are matched" for the measured
+    /// distances of right names, other enrolled names and unenrolled
+    /// names). Must be finite and > 0.
     pub scale: f32,
-    /// Sakoe-Chiba band radius as a fraction of the longer sequence. Default
-    /// `0.2`. Must be finite and in `(0, 1]`. (The radius is never made
-    /// smaller than needed to connect both corners of the grid.)
-    pub band_ratio: f32,
-    /// Longest / shortest frame count above which two sequences are not
-    /// compared at all (score 0). Default `2.0`. Must be finite and >= 1.
-    pub max_length_ratio: f32,
-    /// Most frames accepted in an enrollment or a spoken name; bounds the DTW
-    /// cost. Default `1000` (10 s at a 10 ms hop). Must be > 0.
+    /// Most frames accepted in an enrollment or a spoken name; bounds the
+    /// cost of a match (`O(enrollment frames x spoken frames)`). Default
+    /// `1000` (10 s at a 10 ms hop). Must be > 0.
     pub max_frames: usize,
-    /// Fraction of the spoken segment that may be skipped at its start when
-    /// it is compared with an enrollment: a name cut out of fluent speech
-    /// ("…message to Alice") can begin with the tail of the previous word.
-    /// Every trim in steps of 3 frames is tried and the best distance kept.
-    /// Only the start is trimmed (the segment ends at a pause), and only a
-    /// little, so that a longer name cannot match a shorter enrolled one
-    /// ("Alexander" is not "Alex"). Default `0.25`; `0.0` compares whole
-    /// segments. Must be finite and in `[0, 0.45]`.
-    pub max_trim: f32,
 }
 
 impl Default for MatchConfig {
     fn default() -> Self {
         Self {
             scale: 0.5,
-            band_ratio: 0.2,
-            max_length_ratio: 2.0,
             max_frames: 1000,
-            max_trim: 0.25,
         }
     }
 }
@@ -162,15 +163,6 @@ impl MatchConfig {
         if !(self.scale.is_finite() && self.scale > 0.0) {
             return Err(ContactError::InvalidMatchConfig("scale"));
         }
-        if !(self.band_ratio.is_finite() && self.band_ratio > 0.0 && self.band_ratio <= 1.0) {
-            return Err(ContactError::InvalidMatchConfig("band_ratio"));
-        }
-        if !(self.max_trim.is_finite() && (0.0..=0.45).contains(&self.max_trim)) {
-            return Err(ContactError::InvalidMatchConfig("max_trim"));
-        }
-        if !(self.max_length_ratio.is_finite() && self.max_length_ratio >= 1.0) {
-            return Err(ContactError::InvalidMatchConfig("max_length_ratio"));
-        }
         if self.max_frames == 0 {
             return Err(ContactError::InvalidMatchConfig("max_frames"));
         }
@@ -179,7 +171,7 @@ impl MatchConfig {
 }
 
 /// Result of [`ContactBook::match_spoken`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NameMatch {
     /// Closest contact (blocked or not). Ties go to the lower id.
     pub best: ContactId,
@@ -189,6 +181,10 @@ pub struct NameMatch {
     pub runner_up: Option<(ContactId, f32)>,
     /// `score - runner_up score`, or `score` if there is no runner-up.
     pub margin: f32,
+    /// Frames of the spoken sequence that the best contact's closest
+    /// enrollment was aligned with (where the name was heard); empty if
+    /// nothing could be aligned (score 0).
+    pub spoken_frames: std::ops::Range<usize>,
 }
 
 /// Errors of the contact book and of feature sequences.
@@ -341,83 +337,142 @@ impl NormSeq {
     }
 }
 
-fn frame_distance(a: &[f32], b: &[f32]) -> f64 {
-    let sum: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let d = f64::from(x) - f64::from(y);
-            d * d
-        })
-        .sum();
-    (sum / a.len() as f64).sqrt()
+/// Reusable buffers of [`subsequence_distance`].
+#[derive(Default)]
+struct Scratch {
+    /// Frame distances, enrollment-major (`n x m`).
+    dist: Vec<f32>,
+    /// Accumulated costs, three rows (`i`, `i - 1`, `i - 2`, rotating).
+    acc: [Vec<f32>; 3],
+    /// First spoken frame of the best path into each cell, same rows.
+    start: [Vec<u32>; 3],
 }
 
-/// Path-length-normalised DTW distance (see the module docs). `prev` and
-/// `cur` are scratch rows reused across calls.
-fn dtw_distance(
-    a: &NormSeq,
-    b: &NormSeq,
-    cfg: &MatchConfig,
-    prev: &mut Vec<f64>,
-    cur: &mut Vec<f64>,
-) -> f64 {
-    let (n, m) = (a.frames, b.frames);
-    let (short, long) = (n.min(m), n.max(m));
-    if short == 0 || long as f64 > f64::from(cfg.max_length_ratio) * short as f64 {
-        return f64::INFINITY;
-    }
-    // Sakoe-Chiba band around the diagonal of the n x m grid, symmetric in
-    // the two sequences: cell (i, j) is allowed when
-    // |i (m-1) - j (n-1)| <= radius * (short-1), i.e. when j lies within
-    // `radius` frames of the longer sequence from the diagonal. The radius is
-    // never below (slope + 1) / 2, which keeps the band connected.
-    let s = (short - 1) as i64;
-    let radius = if s > 0 {
-        let slope = (long - 1) as f64 / s as f64;
-        (f64::from(cfg.band_ratio) * long as f64)
-            .ceil()
-            .max(((slope + 1.0) / 2.0).ceil()) as i64
-    } else {
-        0
+/// Distance of an enrollment to the best part of a spoken segment, and that
+/// part (spoken frames `start..end`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Aligned {
+    distance: f64,
+    start: usize,
+    end: usize,
+}
+
+impl Aligned {
+    const NONE: Aligned = Aligned {
+        distance: f64::INFINITY,
+        start: 0,
+        end: 0,
     };
-    let reach = radius.saturating_mul(s);
-    let (nm1, mm1) = ((n - 1) as i64, (m - 1) as i64);
-    prev.clear();
-    prev.resize(m, f64::INFINITY);
-    cur.clear();
-    cur.resize(m, f64::INFINITY);
-    for i in 0..n {
-        cur.fill(f64::INFINITY);
-        let (lo, hi) = if nm1 == 0 {
-            (0, m - 1)
-        } else {
-            let centre = i as i64 * mm1;
-            let lo = -((reach - centre).div_euclid(nm1));
-            let hi = (centre + reach).div_euclid(nm1);
-            (lo.max(0) as usize, (hi.max(0) as usize).min(m - 1))
-        };
-        let fa = a.frame(i);
-        for j in lo..=hi {
-            let d = frame_distance(fa, b.frame(j));
-            let acc = if i == 0 && j == 0 {
-                2.0 * d
-            } else {
-                let diag = if i > 0 && j > 0 {
-                    prev[j - 1] + 2.0 * d
-                } else {
-                    f64::INFINITY
-                };
-                let up = if i > 0 { prev[j] + d } else { f64::INFINITY };
-                let left = if j > 0 { cur[j - 1] + d } else { f64::INFINITY };
-                diag.min(up).min(left)
-            };
-            cur[j] = acc;
+}
+
+/// Squared Euclidean distance, in four independent lanes so that the
+/// compiler can keep them in one SIMD register.
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            let d = x[k] - y[k];
+            lanes[k] += d * d;
         }
-        std::mem::swap(prev, cur);
     }
-    let total = prev[m - 1] / (n + m) as f64;
-    if total.is_nan() { f64::INFINITY } else { total }
+    let mut sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        let d = x - y;
+        sum += d * d;
+    }
+    sum
+}
+
+/// Subsequence DTW distance of the whole enrollment `e` against the best
+/// part of the spoken segment `q` (see the module docs): the minimum over
+/// paths of accumulated cost / path weight, or infinity if `q` is too short.
+fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Aligned {
+    let (n, m, dim) = (e.frames, q.frames, e.dim);
+    // The steepest path (one spoken frame per two enrollment frames) needs
+    // n / 2 + 1 spoken frames.
+    if n == 0 || m < n / 2 + 1 {
+        return Aligned::NONE;
+    }
+    let scale = 1.0 / dim as f32;
+    scratch.dist.clear();
+    scratch.dist.reserve(n * m);
+    for i in 0..n {
+        let fe = e.frame(i);
+        for j in 0..m {
+            scratch.dist.push((squared_distance(fe, q.frame(j)) * scale).sqrt());
+        }
+    }
+    let dist = &scratch.dist;
+    // Rows i (`a0`), i - 1 (`a1`) and i - 2 (`a2`) of the accumulated cost,
+    // with the first spoken frame of the best path into each cell.
+    let [a0, a1, a2] = &mut scratch.acc;
+    let [s0, s1, s2] = &mut scratch.start;
+    for (a, st) in [(&mut *a0, &mut *s0), (&mut *a1, &mut *s1), (&mut *a2, &mut *s2)] {
+        a.clear();
+        a.resize(m, f32::INFINITY);
+        st.clear();
+        st.resize(m, 0);
+    }
+    for j in 0..m {
+        a1[j] = 2.0 * dist[j];
+        s1[j] = j as u32;
+    }
+    for i in 1..n {
+        let here = &dist[i * m..(i + 1) * m];
+        let above = &dist[(i - 1) * m..i * m];
+        for j in 0..m {
+            let h = here[j];
+            let mut best = f32::INFINITY;
+            let mut from = 0u32;
+            if j >= 1 {
+                let c = a1[j - 1] + 2.0 * h;
+                if c < best {
+                    best = c;
+                    from = s1[j - 1];
+                }
+                // Two enrollment frames against one spoken frame.
+                let c = a2[j - 1] + 2.0 * above[j] + h;
+                if c < best {
+                    best = c;
+                    from = s2[j - 1];
+                }
+            }
+            if j >= 2 {
+                // One enrollment frame against two spoken frames.
+                let c = a1[j - 2] + 2.0 * here[j - 1] + h;
+                if c < best {
+                    best = c;
+                    from = s1[j - 2];
+                }
+            }
+            a0[j] = best;
+            s0[j] = from;
+        }
+        // Row i becomes i - 1, row i - 1 becomes i - 2.
+        std::mem::swap(a2, a1);
+        std::mem::swap(a1, a0);
+        std::mem::swap(s2, s1);
+        std::mem::swap(s1, s0);
+    }
+    // The last row is now in `a1`.
+    let mut best = Aligned::NONE;
+    for j in 0..m {
+        let acc = a1[j];
+        if acc.is_finite() {
+            let start = s1[j] as usize;
+            let distance = f64::from(acc) / (n + j + 1 - start) as f64;
+            if distance < best.distance {
+                best = Aligned {
+                    distance,
+                    start,
+                    end: j + 1,
+                };
+            }
+        }
+    }
+    best
 }
 
 fn score_from_distance(d: f64, scale: f32) -> f32 {
@@ -666,31 +721,23 @@ impl ContactBook {
         Ok(())
     }
 
-    /// DTW distance of `spoken` to each contact (min over enrollments), in
-    /// book order.
-    fn distances(&self, spoken: &FeatureSeq) -> Vec<(ContactId, f64)> {
-        // The spoken segment with 0, 3, 6, … frames skipped at its start (see
-        // `MatchConfig::max_trim`), each normalised on its own.
-        let frames = spoken.frames();
-        let max_trim = (frames as f64 * f64::from(self.config.max_trim)) as usize;
-        let dim = spoken.dim;
-        let mut windows = Vec::new();
-        for front in (0..=max_trim.min(frames.saturating_sub(1))).step_by(3) {
-            let data = spoken.data[front * dim..].to_vec();
-            windows.push(NormSeq::from_seq(&FeatureSeq { dim, data }));
-        }
-        let mut prev = Vec::new();
-        let mut cur = Vec::new();
+    /// Subsequence DTW alignment of `spoken` with each contact (its closest
+    /// enrollment), in book order.
+    fn distances(&self, spoken: &FeatureSeq) -> Vec<(ContactId, Aligned)> {
+        let query = NormSeq::from_seq(spoken);
+        let mut scratch = Scratch::default();
         self.contacts
             .iter()
             .map(|c| {
-                let d = c
+                let best = c
                     .enrollments
                     .iter()
-                    .flat_map(|e| windows.iter().map(move |w| (e, w)))
-                    .map(|(e, w)| dtw_distance(w, e, &self.config, &mut prev, &mut cur))
-                    .fold(f64::INFINITY, f64::min);
-                (c.id, d)
+                    .map(|e| subsequence_distance(e, &query, &mut scratch))
+                    .fold(
+                        Aligned::NONE,
+                        |a, b| if b.distance < a.distance { b } else { a },
+                    );
+                (c.id, best)
             })
             .collect()
     }
@@ -706,15 +753,15 @@ impl ContactBook {
             return Err(ContactError::NoContacts);
         }
         self.check_query(spoken)?;
-        let mut scored: Vec<(ContactId, f32)> = self
+        let mut scored: Vec<(ContactId, f32, Aligned)> = self
             .distances(spoken)
             .into_iter()
-            .map(|(id, d)| (id, score_from_distance(d, self.config.scale)))
+            .map(|(id, a)| (id, score_from_distance(a.distance, self.config.scale), a))
             .collect();
         // Highest score first; ties keep book order (lower id first).
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let (best, score) = scored[0];
-        let runner_up = scored.get(1).copied();
+        let (best, score, aligned) = scored[0];
+        let runner_up = scored.get(1).map(|&(id, s, _)| (id, s));
         let margin = match runner_up {
             Some((_, s)) => (score - s).max(0.0),
             None => score,
@@ -724,6 +771,11 @@ impl ContactBook {
             score,
             runner_up,
             margin,
+            spoken_frames: if aligned.distance.is_finite() {
+                aligned.start..aligned.end
+            } else {
+                0..0
+            },
         })
     }
 }
@@ -774,80 +826,83 @@ mod tests {
         assert_eq!(s.frame(2), None);
     }
 
+    fn dist(e: &FeatureSeq, q: &FeatureSeq) -> f64 {
+        let mut s = Scratch::default();
+        subsequence_distance(&NormSeq::from_seq(e), &NormSeq::from_seq(q), &mut s).distance
+    }
+
+    /// `frames` frames of another pattern ("other speech"): the same
+    /// per-dimension scale as [`wave`], but no time-scaled copy of it.
+    fn other(frames: usize, seed: u32) -> Vec<f32> {
+        seq(frames, 4, |t, d| {
+            let x = t as f32 * (0.41 + 0.13 * seed as f32) + d as f32 * 2.1;
+            (x.sin() + 0.6 * (2.7 * x).cos()) * (1.0 + d as f32) * 0.8
+        })
+        .as_slice()
+        .to_vec()
+    }
+
+    fn join(parts: &[&[f32]]) -> FeatureSeq {
+        FeatureSeq::new(4, parts.concat()).unwrap()
+    }
+
     #[test]
-    fn dtw_identical_is_zero_and_offset_invariant() {
-        let cfg = MatchConfig::default();
-        let a = NormSeq::from_seq(&wave(30, 2.0));
-        let (mut p, mut c) = (Vec::new(), Vec::new());
-        assert!(dtw_distance(&a, &a, &cfg, &mut p, &mut c) < 1e-6);
+    fn identical_is_zero_and_offset_invariant() {
+        let a = wave(30, 2.0);
+        assert!(dist(&a, &a) < 1e-6);
         // A constant offset and a gain change vanish under normalisation.
-        let w = wave(30, 2.0);
         let shifted =
-            FeatureSeq::new(4, w.as_slice().iter().map(|v| v * 3.0 + 5.0).collect()).unwrap();
-        let b = NormSeq::from_seq(&shifted);
-        assert!(dtw_distance(&a, &b, &cfg, &mut p, &mut c) < 1e-5);
+            FeatureSeq::new(4, a.as_slice().iter().map(|v| v * 3.0 + 5.0).collect()).unwrap();
+        assert!(dist(&a, &shifted) < 1e-5);
+        let b = FeatureSeq::new(4, other(30, 3)).unwrap();
+        assert!(dist(&a, &b) > 0.3, "{}", dist(&a, &b));
     }
 
     #[test]
-    fn dtw_is_symmetric_in_arguments() {
-        let cfg = MatchConfig::default();
-        let a = NormSeq::from_seq(&wave(30, 2.0));
-        let b = NormSeq::from_seq(&wave(41, 3.0));
-        let (mut p, mut c) = (Vec::new(), Vec::new());
-        let ab = dtw_distance(&a, &b, &cfg, &mut p, &mut c);
-        let ba = dtw_distance(&b, &a, &cfg, &mut p, &mut c);
-        assert!(ab.is_finite() && ab > 0.1);
-        assert!((ab - ba).abs() < 1e-9, "{ab} vs {ba}");
-    }
-
-    #[test]
-    fn dtw_length_ratio_limit() {
-        let cfg = MatchConfig::default();
-        let a = NormSeq::from_seq(&wave(20, 2.0));
-        let ok = NormSeq::from_seq(&wave(40, 2.0));
-        let too_long = NormSeq::from_seq(&wave(41, 2.0));
-        let (mut p, mut c) = (Vec::new(), Vec::new());
-        assert!(dtw_distance(&a, &ok, &cfg, &mut p, &mut c).is_finite());
-        assert_eq!(
-            dtw_distance(&a, &too_long, &cfg, &mut p, &mut c),
-            f64::INFINITY
+    fn enrollment_is_found_inside_running_speech() {
+        // "to" + name + message with no pause: the enrolled name is found
+        // wherever it sits, far closer than another name in the same place.
+        let name = wave(40, 2.0);
+        let before = other(12, 1);
+        let after = other(60, 2);
+        let spoken = join(&[&before, name.as_slice(), &after]);
+        let wrong = join(&[&before, &other(40, 5), &after]);
+        let d_right = dist(&name, &spoken);
+        let d_wrong = dist(&name, &wrong);
+        assert!(d_right < 0.25, "right {d_right}");
+        assert!(d_wrong > d_right + 0.2, "right {d_right} wrong {d_wrong}");
+        // The match says where the name was heard: frames 12..52.
+        let mut book = ContactBook::new();
+        book.add("Priya", vec![name]).unwrap();
+        let m = book.match_spoken(&spoken).unwrap();
+        assert!(
+            m.spoken_frames.start.abs_diff(12) <= 2 && m.spoken_frames.end.abs_diff(52) <= 2,
+            "{:?}",
+            m.spoken_frames
         );
-        assert_eq!(score_from_distance(f64::INFINITY, 0.3), 0.0);
     }
 
     #[test]
-    fn dtw_single_frame_sequences() {
-        let cfg = MatchConfig::default();
-        let one = NormSeq::from_seq(&wave(1, 1.0));
-        let two = NormSeq::from_seq(&wave(2, 1.0));
-        let (mut p, mut c) = (Vec::new(), Vec::new());
-        assert!(dtw_distance(&one, &one, &cfg, &mut p, &mut c).is_finite());
-        assert!(dtw_distance(&one, &two, &cfg, &mut p, &mut c).is_finite());
-        assert!(dtw_distance(&two, &one, &cfg, &mut p, &mut c).is_finite());
+    fn tempo_within_twice_is_matched_and_beyond_is_not() {
+        let name = wave(40, 2.0);
+        let slow = wave(70, 2.0); // 1.75x longer
+        let fast = wave(24, 2.0); // 0.6x
+        assert!(dist(&name, &slow) < 0.15, "{}", dist(&name, &slow));
+        assert!(dist(&name, &fast) < 0.2, "{}", dist(&name, &fast));
+        // A spoken segment of fewer than 40 / 2 + 1 frames cannot hold it.
+        assert_eq!(dist(&name, &wave(20, 2.0)), f64::INFINITY);
+        assert!(dist(&name, &wave(21, 2.0)).is_finite());
     }
 
     #[test]
-    fn band_restricts_warping() {
-        // With a wide band DTW can align a sequence with its strongly
-        // front-loaded copy; a narrow band makes that costly.
-        let base = wave(60, 1.0);
-        let warped = seq(60, 4, |t, d| {
-            let x = (t as f32 / 60.0).powf(0.4);
-            (std::f32::consts::TAU * x + d as f32 * 0.9).sin() * (1.0 + d as f32)
-        });
-        let (a, b) = (NormSeq::from_seq(&base), NormSeq::from_seq(&warped));
-        let (mut p, mut c) = (Vec::new(), Vec::new());
-        let wide = MatchConfig {
-            band_ratio: 1.0,
-            ..MatchConfig::default()
-        };
-        let narrow = MatchConfig {
-            band_ratio: 0.05,
-            ..MatchConfig::default()
-        };
-        let dw = dtw_distance(&a, &b, &wide, &mut p, &mut c);
-        let dn = dtw_distance(&a, &b, &narrow, &mut p, &mut c);
-        assert!(dn > dw + 0.05, "narrow {dn} wide {dw}");
+    fn single_frame_sequences() {
+        let one = wave(1, 1.0);
+        let two = wave(2, 1.0);
+        assert!(dist(&one, &one).is_finite());
+        assert!(dist(&one, &two).is_finite());
+        // Two enrollment frames need two spoken frames, three need two.
+        assert_eq!(dist(&two, &one), f64::INFINITY);
+        assert!(dist(&wave(3, 1.0), &two).is_finite());
     }
 
     #[test]

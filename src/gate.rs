@@ -123,15 +123,19 @@ pub struct GateConfig {
     /// The spoken name must arrive within this after the intent. Default 3 s.
     pub name_window: u64,
     /// Minimum name-match score ([`crate::contacts::NameMatch::score`]).
-    /// Default `0.2`. Measured with `examples/contact_eval.rs` on Speech
-    /// Commands words standing in for names (26 speakers × 4 contacts, 2
-    /// enrollments each): with a 0.1 margin, 52 % of the names said are
-    /// accepted and 100 % of the accepted go to the right contact, while
-    /// 0.7 % of names that are not enrolled are accepted. Text-to-speech
-    /// names cut from a sentence score 0.34–0.47, an unknown name 0.18.
+    /// Default `0.30`, with `contact_min_margin` chosen on the dev split of
+    /// the recipient protocol (`models/train/make_name_flows.py`,
+    /// `calibrate_names.py`): the point that reads back the most requests
+    /// with the right contact while no dev request reads back a wrong
+    /// contact and no request for an unenrolled, similar-sounding or blocked
+    /// name reaches the read-back. At 0.28 two requests for an unenrolled
+    /// name that begins like an enrolled one ("Daniel" with "Dan" enrolled)
+    /// reach the read-back. The README ("How names are matched") has the
+    /// numbers on the held-out test split.
     pub contact_min_score: f32,
     /// Minimum margin of the best name match over the runner-up. Default
-    /// `0.1`; must be > 0 so that ties are always refused.
+    /// `0.06` (see `contact_min_score`); must be > 0 so that ties are always
+    /// refused.
     pub contact_min_margin: f32,
     /// "Yes" score needed to confirm. Default `0.8`; must be strictly
     /// greater than `wake_threshold`.
@@ -169,8 +173,8 @@ impl Default for GateConfig {
             intent_threshold: 0.6,
             intent_window: seconds(4.0),
             name_window: seconds(3.0),
-            contact_min_score: 0.2,
-            contact_min_margin: 0.1,
+            contact_min_score: 0.30,
+            contact_min_margin: 0.06,
             confirm_threshold: 0.8,
             confirm_margin: 0.3,
             confirm_window: seconds(6.0),
@@ -757,6 +761,10 @@ pub enum GateEvent {
         score: f32,
         /// Margin over the runner-up.
         margin: f32,
+        /// Frames of the spoken name's features where the name was heard
+        /// ([`crate::contacts::NameMatch::spoken_frames`]): what follows them
+        /// is the start of the message.
+        spoken_frames: std::ops::Range<usize>,
     },
     /// Recording started.
     RecordingStarted,
@@ -1509,6 +1517,7 @@ impl Gate {
             name: name.clone(),
             score: m.score,
             margin: m.margin,
+            spoken_frames: m.spoken_frames.clone(),
         });
         self.audit
             .push(at, Decision::RecordingStarted { contact: m.best });

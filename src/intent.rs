@@ -43,6 +43,10 @@ pub struct FlowConfig {
     pub segment_pause: u64,
     /// The name is cut at this length. Default: 1.5 s.
     pub max_name: u64,
+    /// A pause ends the name only once this much of it (from its first
+    /// speech frame) has been heard, so that the tail of "to" followed by a
+    /// pause is not taken for the name. Default: 0.25 s.
+    pub min_name: u64,
     /// Posteriors are still read this long after the answer's last speech
     /// frame (the network fires at the end of a word). Default: 0.4 s.
     pub answer_tail: u64,
@@ -66,6 +70,7 @@ impl Default for FlowConfig {
             speech_rms: 400.0,
             segment_pause: 5_600,
             max_name: 24_000,
+            min_name: 4_000,
             answer_tail: 6_400,
         }
     }
@@ -186,6 +191,21 @@ impl DetectorSink for Collect<'_> {
     }
 }
 
+/// The part of `pcm` that [`name_features`] keeps: from 3 frames before the
+/// first 10 ms frame at or above `speech_rms` to 3 frames after the last.
+fn speech_bounds(pcm: &[i16], speech_rms: f32) -> Option<(usize, usize)> {
+    let frames: Vec<&[i16]> = pcm.chunks(SEG_FRAME).collect();
+    let first = frames
+        .iter()
+        .position(|f| frame_rms(f) >= f64::from(speech_rms))?;
+    let last = frames
+        .iter()
+        .rposition(|f| frame_rms(f) >= f64::from(speech_rms))?;
+    let lo = first.saturating_sub(3) * SEG_FRAME;
+    let hi = ((last + 4) * SEG_FRAME).min(pcm.len());
+    Some((lo, hi))
+}
+
 /// MFCC features (the model's front end) of a spoken name, with leading and
 /// trailing silence (10 ms frames below `speech_rms`) trimmed. Used both to
 /// enroll contacts and to match the name spoken in a request.
@@ -194,22 +214,13 @@ pub fn name_features(
     pcm: &[i16],
     speech_rms: f32,
 ) -> Result<FeatureSeq, Error> {
-    let frames: Vec<&[i16]> = pcm.chunks(SEG_FRAME).collect();
-    let first = frames
-        .iter()
-        .position(|f| frame_rms(f) >= f64::from(speech_rms));
-    let last = frames
-        .iter()
-        .rposition(|f| frame_rms(f) >= f64::from(speech_rms));
-    let (Some(first), Some(last)) = (first, last) else {
+    let Some((lo, hi)) = speech_bounds(pcm, speech_rms) else {
         return Err(Error::Shape {
             what: "spoken name (no frame above the speech level)",
             expected: 1,
             found: 0,
         });
     };
-    let lo = first.saturating_sub(3) * SEG_FRAME;
-    let hi = ((last + 4) * SEG_FRAME).min(pcm.len());
     let mut seg = pcm[lo..hi].to_vec();
     let need = plan.frame_len() + 2 * plan.hop_len();
     if seg.len() < need {
@@ -423,7 +434,7 @@ impl MessageFlow {
         match self.capture.clone() {
             Capture::Off => {}
             Capture::Name { from, speech } => {
-                let (speech, done) = self.segment(from, speech);
+                let (speech, done) = self.segment(from, speech, self.config.min_name);
                 let long = speech.is_some_and(|(s, e)| e - s >= self.config.max_name);
                 if let (Some((s, e)), true) = (speech, done || long) {
                     let e = e.min(s + self.config.max_name);
@@ -436,18 +447,34 @@ impl MessageFlow {
                         Ok(spoken) => Input::Name { spoken, at },
                         Err(_) => Input::Cancel { at },
                     };
+                    let seen = events.len();
                     let r = self.gate.handle(input);
                     keep(dispatched, self.absorb(at, r, events));
-                    // The message starts right after the name, whenever the
-                    // decision was made.
+                    // The message starts where the name was heard to end
+                    // (with no pause after the name, the cut runs on into the
+                    // message), or after the cut.
                     self.recorded_to = e;
+                    let heard = events[seen..].iter().find_map(|ev| match ev {
+                        FlowEvent::Gate {
+                            event: GateEvent::ContactMatched { spoken_frames, .. },
+                            ..
+                        } if !spoken_frames.is_empty() => Some(spoken_frames.end),
+                        _ => None,
+                    });
+                    if let (Some(end_frame), Some((lo, _))) =
+                        (heard, speech_bounds(&pcm, self.config.speech_rms))
+                    {
+                        let end =
+                            lo + (end_frame - 1) * self.plan.hop_len() + self.plan.frame_len();
+                        self.recorded_to = (s + end as u64).min(e);
+                    }
                     self.capture = Capture::Off;
                 } else {
                     self.capture = Capture::Name { from, speech };
                 }
             }
             Capture::Answer { speech, mut best } => {
-                let (speech, done) = self.segment(chunk_start, speech);
+                let (speech, done) = self.segment(chunk_start, speech, 0);
                 if let Some((s, e)) = speech {
                     for (end, p) in frames {
                         if *end >= s && *end <= e + self.config.answer_tail {
@@ -485,8 +512,14 @@ impl MessageFlow {
 
     /// Find the utterance starting at or after `from`, or extend `speech`
     /// (then `from` is unused: scanning resumes at its end). Returns the span
-    /// so far and whether a pause of `segment_pause` has ended it.
-    fn segment(&self, from: u64, speech: Option<(u64, u64)>) -> (Option<(u64, u64)>, bool) {
+    /// so far and whether a pause of `segment_pause` has ended it; a pause
+    /// ends it only once the span is at least `min_len` long.
+    fn segment(
+        &self,
+        from: u64,
+        speech: Option<(u64, u64)>,
+        min_len: u64,
+    ) -> (Option<(u64, u64)>, bool) {
         let scan_from = speech.map_or(from, |(_, e)| e);
         let pcm = self.history_range(scan_from, self.now);
         let base = scan_from.max(self.history_start);
@@ -496,7 +529,7 @@ impl MessageFlow {
                 break;
             }
             let t = base + (i * SEG_FRAME) as u64;
-            if span.is_some_and(|(_, e)| t >= e + self.config.segment_pause) {
+            if span.is_some_and(|(s, e)| t >= e + self.config.segment_pause && e - s >= min_len) {
                 // The pause ended the utterance before this frame: what
                 // follows (the message after the name) is not part of it,
                 // however much audio arrived in one call.
@@ -509,7 +542,8 @@ impl MessageFlow {
                 });
             }
         }
-        let done = span.is_some_and(|(_, e)| self.now >= e + self.config.segment_pause);
+        let done = span
+            .is_some_and(|(s, e)| self.now >= e + self.config.segment_pause && e - s >= min_len);
         (span, done)
     }
 

@@ -1053,9 +1053,10 @@ fn dtw_tolerates_time_stretch() {
                 assert!(m.score >= 0.6, "k={k} stretch={stretch} score={}", m.score);
             }
         }
-        // Stretched far beyond the length-ratio limit it cannot match at all.
+        // Stretched beyond the matcher's 2x tempo limit it is matched only
+        // in part, below what the in-range stretch above must reach.
         let m = book.match_spoken(&name_seq(k, 2.5, 9, 0.0)).unwrap();
-        assert_eq!(m.score, 0.0);
+        assert!(m.score < 0.6, "k={k} stretched 2.5x scored {}", m.score);
     }
 }
 
