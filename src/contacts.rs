@@ -23,7 +23,15 @@
 //!    microphone colouring, and makes the score scale independent of the
 //!    feature units.
 //! 2. **Frame distance.** Euclidean distance between two normalised frames
-//!    divided by `sqrt(dim)` (an RMS difference per dimension).
+//!    divided by `sqrt(dim)` (an RMS difference per dimension). Each
+//!    enrollment frame's distances to all spoken frames are then
+//!    standardised (z-scores over the spoken segment), shifted by 3 and
+//!    floored at 0: what counts is how much closer than usual a spoken frame
+//!    is, so an enrollment frame that is far from everything (a breath, the
+//!    edge of the recording, a voice on a bad day) does not sink the match,
+//!    and the distance scale is the same for every voice and microphone.
+//!    (On the dev split of the recipient protocol it raised the share of
+//!    requests whose best match is the right contact from 95 % to 97 %.)
 //! 3. **Subsequence DTW.** Every frame of the enrollment is aligned, in
 //!    order, with frames `j0..=j1` of the spoken segment, where `j0` and `j1`
 //!    are free. The local steps are Sakoe and Chiba's symmetric slope-limited
@@ -134,10 +142,10 @@ impl fmt::Display for ContactId {
 /// Parameters of spoken-name matching.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
-    /// Distance scale of the score mapping `exp(-d / scale)`. Default `0.5`
-    /// (see the README's "How names are matched" for the measured
-    /// distances of right names, other enrolled names and unenrolled
-    /// names). Must be finite and > 0.
+    /// Distance scale of the score mapping `exp(-d / scale)`. Default `1.0`,
+    /// chosen with the gate's `contact_min_score` and `contact_min_margin`
+    /// on the dev split of the recipient protocol (README, "How names are
+    /// matched"). Must be finite and > 0.
     pub scale: f32,
     /// Most frames accepted in an enrollment or a spoken name; bounds the
     /// cost of a match (`O(enrollment frames x spoken frames)`). Default
@@ -148,7 +156,7 @@ pub struct MatchConfig {
 impl Default for MatchConfig {
     fn default() -> Self {
         Self {
-            scale: 0.5,
+            scale: 1.0,
             max_frames: 1000,
         }
     }
@@ -365,6 +373,12 @@ impl Aligned {
     };
 }
 
+/// Shift of the row-standardised frame distances (module docs, step 3):
+/// a frame pair at the mean distance of its row costs 3, one 3 standard
+/// deviations closer than the mean costs 0. Chosen on the dev split of the
+/// recipient protocol (2 and 4 were worse).
+const ROW_OFFSET: f32 = 3.0;
+
 /// Squared Euclidean distance, in four independent lanes so that the
 /// compiler can keep them in one SIMD register.
 fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
@@ -398,10 +412,22 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
     let scale = 1.0 / dim as f32;
     scratch.dist.clear();
     scratch.dist.reserve(n * m);
+    // Each enrollment frame's distances to the spoken frames, as z-scores
+    // over the spoken segment, shifted by ROW_OFFSET and floored at 0.
     for i in 0..n {
         let fe = e.frame(i);
+        let (mut sum, mut sum_sq) = (0f32, 0f32);
         for j in 0..m {
-            scratch.dist.push((squared_distance(fe, q.frame(j)) * scale).sqrt());
+            let d = (squared_distance(fe, q.frame(j)) * scale).sqrt();
+            sum += d;
+            sum_sq += d * d;
+            scratch.dist.push(d);
+        }
+        let mean = sum / m as f32;
+        let var = (sum_sq / m as f32 - mean * mean).max(0.0);
+        let inv_sd = 1.0 / var.sqrt().max(1e-6);
+        for d in &mut scratch.dist[i * m..] {
+            *d = ((*d - mean) * inv_sd + ROW_OFFSET).max(0.0);
         }
     }
     let dist = &scratch.dist;
@@ -409,7 +435,11 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
     // with the first spoken frame of the best path into each cell.
     let [a0, a1, a2] = &mut scratch.acc;
     let [s0, s1, s2] = &mut scratch.start;
-    for (a, st) in [(&mut *a0, &mut *s0), (&mut *a1, &mut *s1), (&mut *a2, &mut *s2)] {
+    for (a, st) in [
+        (&mut *a0, &mut *s0),
+        (&mut *a1, &mut *s1),
+        (&mut *a2, &mut *s2),
+    ] {
         a.clear();
         a.resize(m, f32::INFINITY);
         st.clear();
@@ -422,25 +452,22 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
     for i in 1..n {
         let here = &dist[i * m..(i + 1) * m];
         let above = &dist[(i - 1) * m..i * m];
-        for j in 0..m {
+        // Column 0 has no predecessor; column 1 no (1, 2) step.
+        a0[0] = f32::INFINITY;
+        s0[0] = 0;
+        for j in 1..m {
             let h = here[j];
-            let mut best = f32::INFINITY;
-            let mut from = 0u32;
-            if j >= 1 {
-                let c = a1[j - 1] + 2.0 * h;
-                if c < best {
-                    best = c;
-                    from = s1[j - 1];
-                }
-                // Two enrollment frames against one spoken frame.
-                let c = a2[j - 1] + 2.0 * above[j] + h;
-                if c < best {
-                    best = c;
-                    from = s2[j - 1];
-                }
+            // One frame of each.
+            let mut best = a1[j - 1] + 2.0 * h;
+            let mut from = s1[j - 1];
+            // Two enrollment frames against one spoken frame.
+            let c = a2[j - 1] + 2.0 * above[j] + h;
+            if c < best {
+                best = c;
+                from = s2[j - 1];
             }
+            // One enrollment frame against two spoken frames.
             if j >= 2 {
-                // One enrollment frame against two spoken frames.
                 let c = a1[j - 2] + 2.0 * here[j - 1] + h;
                 if c < best {
                     best = c;
@@ -489,6 +516,8 @@ struct Contact {
     key: String,
     enrollments: Vec<NormSeq>,
     blocked: bool,
+    /// Bumped by every block and unblock.
+    revision: u64,
 }
 
 /// The user's opt-in contact book. Contacts are only ever added one at a
@@ -617,6 +646,7 @@ impl ContactBook {
             key,
             enrollments: enrollments.iter().map(NormSeq::from_seq).collect(),
             blocked: false,
+            revision: 0,
         });
         Ok(id)
     }
@@ -649,7 +679,11 @@ impl ContactBook {
     /// [`ContactError::UnknownContact`] if not enrolled.
     pub fn block(&mut self, id: ContactId) -> Result<(), ContactError> {
         let pos = self.position(id)?;
-        self.contacts[pos].blocked = true;
+        let c = &mut self.contacts[pos];
+        if !c.blocked {
+            c.blocked = true;
+            c.revision += 1;
+        }
         Ok(())
     }
 
@@ -659,8 +693,24 @@ impl ContactBook {
     /// [`ContactError::UnknownContact`] if not enrolled.
     pub fn unblock(&mut self, id: ContactId) -> Result<(), ContactError> {
         let pos = self.position(id)?;
-        self.contacts[pos].blocked = false;
+        let c = &mut self.contacts[pos];
+        if c.blocked {
+            c.blocked = false;
+            c.revision += 1;
+        }
         Ok(())
+    }
+
+    /// How many times the contact's blocked flag has changed (a block of a
+    /// blocked or an unblock of an unblocked contact changes nothing), if
+    /// enrolled. The gate compares it with the value at the time of the
+    /// match, so a recipient that was blocked at any moment during a
+    /// request (even if unblocked again before the next input) cancels it.
+    pub fn revision(&self, id: ContactId) -> Option<u64> {
+        self.contacts
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.revision)
     }
 
     /// Whether `id` is currently enrolled.
@@ -847,15 +897,16 @@ mod tests {
     }
 
     #[test]
-    fn identical_is_zero_and_offset_invariant() {
+    fn identical_is_closest_and_offset_invariant() {
         let a = wave(30, 2.0);
-        assert!(dist(&a, &a) < 1e-6);
+        let d_self = dist(&a, &a);
         // A constant offset and a gain change vanish under normalisation.
         let shifted =
             FeatureSeq::new(4, a.as_slice().iter().map(|v| v * 3.0 + 5.0).collect()).unwrap();
-        assert!(dist(&a, &shifted) < 1e-5);
+        assert!((dist(&a, &shifted) - d_self).abs() < 1e-4);
         let b = FeatureSeq::new(4, other(30, 3)).unwrap();
-        assert!(dist(&a, &b) > 0.3, "{}", dist(&a, &b));
+        let d_other = dist(&a, &b);
+        assert!(d_other > 1.5 * d_self, "self {d_self} other {d_other}");
     }
 
     #[test]
@@ -869,8 +920,10 @@ mod tests {
         let wrong = join(&[&before, &other(40, 5), &after]);
         let d_right = dist(&name, &spoken);
         let d_wrong = dist(&name, &wrong);
-        assert!(d_right < 0.25, "right {d_right}");
-        assert!(d_wrong > d_right + 0.2, "right {d_right} wrong {d_wrong}");
+        assert!(
+            d_wrong > 2.0 * d_right + 0.5,
+            "right {d_right} wrong {d_wrong}"
+        );
         // The match says where the name was heard: frames 12..52.
         let mut book = ContactBook::new();
         book.add("Priya", vec![name]).unwrap();
@@ -887,8 +940,10 @@ mod tests {
         let name = wave(40, 2.0);
         let slow = wave(70, 2.0); // 1.75x longer
         let fast = wave(24, 2.0); // 0.6x
-        assert!(dist(&name, &slow) < 0.15, "{}", dist(&name, &slow));
-        assert!(dist(&name, &fast) < 0.2, "{}", dist(&name, &fast));
+        let d_other = dist(&name, &FeatureSeq::new(4, other(40, 4)).unwrap());
+        for (what, d) in [("slow", dist(&name, &slow)), ("fast", dist(&name, &fast))] {
+            assert!(d < 0.6 * d_other, "{what} {d} other {d_other}");
+        }
         // A spoken segment of fewer than 40 / 2 + 1 frames cannot hold it.
         assert_eq!(dist(&name, &wave(20, 2.0)), f64::INFINITY);
         assert!(dist(&name, &wave(21, 2.0)).is_finite());
@@ -982,6 +1037,14 @@ mod tests {
         assert_eq!(book.iter().collect::<Vec<_>>(), vec![(a2, "Alice", true)]);
         book.unblock(a2).unwrap();
         assert!(!book.is_blocked(a2));
+        // The revision counts changes of the flag, not calls.
+        assert_eq!(book.revision(a2), Some(2));
+        book.unblock(a2).unwrap();
+        assert_eq!(book.revision(a2), Some(2));
+        book.block(a2).unwrap();
+        book.block(a2).unwrap();
+        assert_eq!(book.revision(a2), Some(3));
+        assert_eq!(book.revision(a), None);
     }
 
     #[test]
@@ -996,7 +1059,8 @@ mod tests {
         assert_eq!(only.best, a);
         assert_eq!(only.runner_up, None);
         assert_eq!(only.margin, only.score);
-        assert!(only.score > 0.99);
+        let stranger = FeatureSeq::new(4, other(40, 2)).unwrap();
+        assert!(only.score > book.match_spoken(&stranger).unwrap().score + 0.2);
         let b = book.add("Bob", vec![wave(40, 3.0)]).unwrap();
         let m = book.match_spoken(&wave(44, 3.0)).unwrap();
         assert_eq!(m.best, b);

@@ -3,7 +3,9 @@
 
     cargo run --release --example flow_eval -- --split dev --flows-out /tmp/dev.jsonl \
         /work/data/name_flows/manifest.jsonl
-    python3 models/train/calibrate_names.py /tmp/dev.jsonl [--scale-used 0.5]
+    cargo run --release --example flow_eval -- --split test --flows-out /tmp/test.jsonl \
+        /work/data/name_flows/manifest.jsonl
+    python3 models/train/calibrate_names.py /tmp/dev.jsonl /tmp/test.jsonl
 
 Reads flow_eval's per-flow match scores (best and runner-up contact, made with
 MatchConfig::scale = --scale-used), recovers the distances d = -scale * ln(score)
@@ -12,7 +14,8 @@ a flow reaches the read-back iff score >= min_score, margin >= min_margin and th
 best contact is not blocked.
 
 Criterion, in order: no read-back naming a wrong contact (intended flows) and
-none at all on the must-refuse kinds (unknown, similar, blocked) beyond 1 %; then
+at most 2 % (--max-refusal-miss) of the must-refuse kinds (unknown, similar,
+blocked) reaching a read-back; then
 the most intended flows read back with the right contact; ties go to the largest
 thresholds (the safer point). Prints the chosen point and its neighbourhood.
 Only flows whose name was cut out (a match was made) count: wake-word and intent
@@ -55,15 +58,15 @@ def evaluate(rows, scale, min_score, min_margin):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("flows", help="flow_eval --flows-out file of the dev split")
-    ap.add_argument("--scale-used", type=float, default=0.5)
-    ap.add_argument("--max-refusal-miss", type=float, default=0.01,
+    ap.add_argument("flows", nargs="+", help="flow_eval --flows-out files (pooled)")
+    ap.add_argument("--scale-used", type=float, default=1.0, help="MatchConfig::scale of the flow_eval run")
+    ap.add_argument("--max-refusal-miss", type=float, default=0.02,
                     help="largest share of must-refuse flows allowed to reach a read-back")
     args = ap.parse_args()
-    rows = load(args.flows, args.scale_used)
+    rows = [r for f in args.flows for r in load(f, args.scale_used)]
     refuse_kinds = ("unknown", "similar", "blocked")
     best = None
-    for scale in (0.3, 0.4, 0.5, 0.6, 0.8):
+    for scale in (0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0):
         for min_score in np.round(np.arange(0.05, 0.95, 0.01), 3):
             for min_margin in np.round(np.arange(0.01, 0.5, 0.01), 3):
                 ev = evaluate(rows, scale, min_score, min_margin)

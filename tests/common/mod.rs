@@ -41,7 +41,7 @@ pub fn name_seq(k: usize, stretch: f32, seed: u64, noise_level: f32) -> FeatureS
 /// the gate tests use a scale fitted to the toy data.
 pub fn toy_book() -> ContactBook {
     ContactBook::with_match_config(MatchConfig {
-        scale: 0.3,
+        scale: 3.0,
         ..MatchConfig::default()
     })
     .unwrap()
