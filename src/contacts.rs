@@ -142,7 +142,7 @@ impl fmt::Display for ContactId {
 /// Parameters of spoken-name matching.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchConfig {
-    /// Distance scale of the score mapping `exp(-d / scale)`. Default `1.0`,
+    /// Distance scale of the score mapping `exp(-d / scale)`. Default `3.0`,
     /// chosen with the gate's `contact_min_score` and `contact_min_margin`
     /// on the dev split of the recipient protocol (README, "How names are
     /// matched"). Must be finite and > 0.
@@ -156,7 +156,7 @@ pub struct MatchConfig {
 impl Default for MatchConfig {
     fn default() -> Self {
         Self {
-            scale: 1.0,
+            scale: 3.0,
             max_frames: 1000,
         }
     }

@@ -14,8 +14,9 @@ a flow reaches the read-back iff score >= min_score, margin >= min_margin and th
 best contact is not blocked.
 
 Criterion, in order: no read-back naming a wrong contact (intended flows) and
-at most 2 % (--max-refusal-miss) of the must-refuse kinds (unknown, similar,
-blocked) reaching a read-back; then
+at most 1 % (--max-refusal-miss) of the must-refuse kinds (unknown, blocked;
+"similar" is reported but not constrained, see --unconstrained) reaching a
+read-back; then
 the most intended flows read back with the right contact; ties go to the largest
 thresholds (the safer point). Prints the chosen point and its neighbourhood.
 Only flows whose name was cut out (a match was made) count: wake-word and intent
@@ -59,12 +60,15 @@ def evaluate(rows, scale, min_score, min_margin):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("flows", nargs="+", help="flow_eval --flows-out files (pooled)")
-    ap.add_argument("--scale-used", type=float, default=1.0, help="MatchConfig::scale of the flow_eval run")
-    ap.add_argument("--max-refusal-miss", type=float, default=0.02,
+    ap.add_argument("--scale-used", type=float, default=3.0, help="MatchConfig::scale of the flow_eval run")
+    ap.add_argument("--unconstrained", nargs="*", default=["similar"],
+                    help="must-refuse kinds reported but left out of the constraint "
+                         "(default: similar, the unenrolled names that begin like an enrolled one)")
+    ap.add_argument("--max-refusal-miss", type=float, default=0.01,
                     help="largest share of must-refuse flows allowed to reach a read-back")
     args = ap.parse_args()
     rows = [r for f in args.flows for r in load(f, args.scale_used)]
-    refuse_kinds = ("unknown", "similar", "blocked")
+    refuse_kinds = tuple(k for k in ("unknown", "similar", "blocked") if k not in args.unconstrained)
     best = None
     for scale in (0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0):
         for min_score in np.round(np.arange(0.05, 0.95, 0.01), 3):
