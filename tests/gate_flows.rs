@@ -683,6 +683,29 @@ fn contact_blocked_while_awaiting_answer_cancels() {
 }
 
 #[test]
+fn contact_blocked_and_unblocked_between_inputs_still_cancels() {
+    // The block is lifted before the gate sees another input: the request
+    // is cancelled all the same (the recipient was blocked at some moment).
+    let (mut gate, alice, ..) = gate();
+    let (fed, _, t) = to_answer(&mut gate, ALICE);
+    gate.contacts_mut().block(alice).unwrap();
+    gate.contacts_mut().unblock(alice).unwrap();
+    let s = answer(&mut gate, 0.99, 0.0, 0.0, t + 10);
+    assert!(s.dispatch.is_none());
+    assert_cancelled_and_wiped(&gate, &s.events, CancelReason::BlockedContact);
+    assert_eq!(gate.wiped_samples_total(), fed.len() as u64);
+}
+
+#[test]
+fn unblocking_a_contact_that_is_not_blocked_changes_nothing() {
+    let (mut gate, alice, ..) = gate();
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    gate.contacts_mut().unblock(alice).unwrap();
+    let mut s = answer(&mut gate, 0.99, 0.0, 0.0, t + 10);
+    assert_eq!(s.dispatch.take().unwrap().recipient(), alice);
+}
+
+#[test]
 fn contact_removed_while_awaiting_answer_cancels() {
     let (mut gate, alice, ..) = gate();
     let (_, _, t) = to_answer(&mut gate, ALICE);
