@@ -348,6 +348,8 @@ impl NormSeq {
 /// Reusable buffers of [`subsequence_distance`].
 #[derive(Default)]
 struct Scratch {
+    /// The spoken frames, dimension-major (`dim x m`).
+    spoken_t: Vec<f32>,
     /// Frame distances, enrollment-major (`n x m`).
     dist: Vec<f32>,
     /// Accumulated costs, three rows (`i`, `i - 1`, `i - 2`, rotating).
@@ -414,19 +416,49 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
     scratch.dist.reserve(n * m);
     // Each enrollment frame's distances to the spoken frames, as z-scores
     // over the spoken segment, shifted by ROW_OFFSET and floored at 0.
+    // The spoken frames dimension-major, so that eight spoken frames are
+    // compared with one enrollment frame in one pass over the dimensions.
+    scratch.spoken_t.clear();
+    scratch.spoken_t.resize(dim * m, 0.0);
+    for j in 0..m {
+        for (k, &v) in q.frame(j).iter().enumerate() {
+            scratch.spoken_t[k * m + j] = v;
+        }
+    }
+    let qt = &scratch.spoken_t;
     for i in 0..n {
         let fe = e.frame(i);
+        let start = scratch.dist.len();
+        let mut j = 0;
+        while j + 8 <= m {
+            let mut lanes = [0f32; 8];
+            for (k, &ev) in fe.iter().enumerate() {
+                let col = &qt[k * m + j..k * m + j + 8];
+                for (l, &x) in lanes.iter_mut().zip(col) {
+                    let d = x - ev;
+                    *l += d * d;
+                }
+            }
+            scratch
+                .dist
+                .extend(lanes.iter().map(|l| (l * scale).sqrt()));
+            j += 8;
+        }
+        for j in j..m {
+            scratch
+                .dist
+                .push((squared_distance(fe, q.frame(j)) * scale).sqrt());
+        }
+        let row = &mut scratch.dist[start..];
         let (mut sum, mut sum_sq) = (0f32, 0f32);
-        for j in 0..m {
-            let d = (squared_distance(fe, q.frame(j)) * scale).sqrt();
+        for &d in row.iter() {
             sum += d;
             sum_sq += d * d;
-            scratch.dist.push(d);
         }
         let mean = sum / m as f32;
         let var = (sum_sq / m as f32 - mean * mean).max(0.0);
         let inv_sd = 1.0 / var.sqrt().max(1e-6);
-        for d in &mut scratch.dist[i * m..] {
+        for d in row.iter_mut() {
             *d = ((*d - mean) * inv_sd + ROW_OFFSET).max(0.0);
         }
     }
@@ -455,27 +487,37 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
         // Column 0 has no predecessor; column 1 no (1, 2) step.
         a0[0] = f32::INFINITY;
         s0[0] = 0;
-        for j in 1..m {
-            let h = here[j];
-            // One frame of each.
-            let mut best = a1[j - 1] + 2.0 * h;
-            let mut from = s1[j - 1];
-            // Two enrollment frames against one spoken frame.
-            let c = a2[j - 1] + 2.0 * above[j] + h;
-            if c < best {
-                best = c;
-                from = s2[j - 1];
-            }
-            // One enrollment frame against two spoken frames.
-            if j >= 2 {
-                let c = a1[j - 2] + 2.0 * here[j - 1] + h;
-                if c < best {
-                    best = c;
-                    from = s1[j - 2];
+        if m > 1 {
+            let h = here[1];
+            let (c1, c2) = (a1[0] + 2.0 * h, a2[0] + 2.0 * above[1] + h);
+            (a0[1], s0[1]) = if c2 < c1 { (c2, s2[0]) } else { (c1, s1[0]) };
+        }
+        // Columns 2.. have all three steps; exact-length slices let the
+        // compiler drop the bounds checks.
+        if m > 2 {
+            let k = m - 2;
+            let (h, h_prev, up) = (&here[2..], &here[1..m - 1], &above[2..]);
+            let (d1, d2, s1d, s2d) = (&a1[1..m - 1], &a2[1..m - 1], &s1[1..m - 1], &s2[1..m - 1]);
+            let (t1, t1s) = (&a1[..k], &s1[..k]);
+            let (out, out_s) = (&mut a0[2..], &mut s0[2..]);
+            for x in 0..k {
+                // One frame of each; two enrollment frames against one
+                // spoken frame; one enrollment frame against two.
+                let c1 = d1[x] + 2.0 * h[x];
+                let c2 = d2[x] + 2.0 * up[x] + h[x];
+                let c3 = t1[x] + 2.0 * h_prev[x] + h[x];
+                let (mut best, mut from) = (c1, s1d[x]);
+                if c2 < best {
+                    best = c2;
+                    from = s2d[x];
                 }
+                if c3 < best {
+                    best = c3;
+                    from = t1s[x];
+                }
+                out[x] = best;
+                out_s[x] = from;
             }
-            a0[j] = best;
-            s0[j] = from;
         }
         // Row i becomes i - 1, row i - 1 becomes i - 2.
         std::mem::swap(a2, a1);
