@@ -37,7 +37,7 @@ use wakeguard::audio::read_wav;
 use wakeguard::audit::Decision;
 use wakeguard::contacts::{ContactBook, MatchConfig};
 use wakeguard::features::MfccPlan;
-use wakeguard::gate::GateEvent;
+use wakeguard::gate::{CancelReason, GateEvent};
 use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
 
@@ -98,7 +98,7 @@ struct Outcome {
     name_span: Option<(f64, f64)>,
     readback: Option<String>,
     dispatched: Option<String>,
-    cancel: Option<String>,
+    cancel: Option<CancelReason>,
 }
 
 fn main() -> ExitCode {
@@ -182,7 +182,8 @@ fn run(cli: Cli) -> Result<(), String> {
             "reached": STAGES.iter().zip(outcome.reached).filter(|(_, r)| *r).map(|(s, _)| *s).collect::<Vec<_>>(),
             "match": outcome.match_info, "name_span": outcome.name_span,
             "readback": outcome.readback,
-            "dispatched": outcome.dispatched, "cancel": outcome.cancel,
+            "dispatched": outcome.dispatched,
+            "cancel": outcome.cancel.as_ref().map(CancelReason::to_string),
         }));
     }
     if let Some(path) = &cli.flows_out {
@@ -235,10 +236,10 @@ impl Tally {
         for (n, r) in self.reached.iter_mut().zip(o.reached) {
             *n += usize::from(r);
         }
-        match o.cancel.as_deref() {
-            Some(c) if c.starts_with("name not recognised") => self.unknown += 1,
-            Some(c) if c.starts_with("name ambiguous") => self.ambiguous += 1,
-            Some("contact is blocked") => self.blocked += 1,
+        match o.cancel {
+            Some(CancelReason::UnknownContact { .. }) => self.unknown += 1,
+            Some(CancelReason::AmbiguousContact { .. }) => self.ambiguous += 1,
+            Some(CancelReason::BlockedContact) => self.blocked += 1,
             _ => {}
         }
         if o.readback.is_some() && o.readback.as_deref() != expect {
@@ -288,7 +289,7 @@ fn run_flow(
                 GateEvent::Readback(r) => out.readback = Some(r.recipient_name.clone()),
                 GateEvent::AnswerAccepted { .. } => out.reached[5] = true,
                 GateEvent::Cancelled { reason } if out.cancel.is_none() => {
-                    out.cancel = Some(reason.to_string());
+                    out.cancel = Some(*reason);
                 }
                 _ => {}
             },

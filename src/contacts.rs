@@ -144,8 +144,8 @@ impl fmt::Display for ContactId {
 pub struct MatchConfig {
     /// Distance scale of the score mapping `exp(-d / scale)`. Default `3.0`,
     /// chosen with the gate's `contact_min_score` and `contact_min_margin`
-    /// on the dev split of the recipient protocol (README, "How names are
-    /// matched"). Must be finite and > 0.
+    /// (see [`crate::gate::GateConfig::contact_min_score`] for how). Must be
+    /// finite and > 0.
     pub scale: f32,
     /// Most frames accepted in an enrollment or a spoken name; bounds the
     /// cost of a match (`O(enrollment frames x spoken frames)`). Default
@@ -345,11 +345,32 @@ impl NormSeq {
     }
 }
 
+/// A normalised spoken segment with its frames also stored
+/// dimension-major, so that eight spoken frames are compared with one
+/// enrollment frame in one pass over the dimensions. Built once per match.
+struct Spoken {
+    seq: NormSeq,
+    /// Value `k` of frame `j` at `k * frames + j`.
+    by_dim: Vec<f32>,
+}
+
+impl Spoken {
+    fn new(spoken: &FeatureSeq) -> Self {
+        let seq = NormSeq::from_seq(spoken);
+        let (dim, m) = (seq.dim, seq.frames);
+        let mut by_dim = vec![0.0; dim * m];
+        for j in 0..m {
+            for (k, &v) in seq.frame(j).iter().enumerate() {
+                by_dim[k * m + j] = v;
+            }
+        }
+        Self { seq, by_dim }
+    }
+}
+
 /// Reusable buffers of [`subsequence_distance`].
 #[derive(Default)]
 struct Scratch {
-    /// The spoken frames, dimension-major (`dim x m`).
-    spoken_t: Vec<f32>,
     /// Frame distances, enrollment-major (`n x m`).
     dist: Vec<f32>,
     /// Accumulated costs, three rows (`i`, `i - 1`, `i - 2`, rotating).
@@ -404,7 +425,8 @@ fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
 /// Subsequence DTW distance of the whole enrollment `e` against the best
 /// part of the spoken segment `q` (see the module docs): the minimum over
 /// paths of accumulated cost / path weight, or infinity if `q` is too short.
-fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Aligned {
+fn subsequence_distance(e: &NormSeq, spoken: &Spoken, scratch: &mut Scratch) -> Aligned {
+    let q = &spoken.seq;
     let (n, m, dim) = (e.frames, q.frames, e.dim);
     // The steepest path (one spoken frame per two enrollment frames) needs
     // n / 2 + 1 spoken frames.
@@ -414,18 +436,9 @@ fn subsequence_distance(e: &NormSeq, q: &NormSeq, scratch: &mut Scratch) -> Alig
     let scale = 1.0 / dim as f32;
     scratch.dist.clear();
     scratch.dist.reserve(n * m);
+    let qt = &spoken.by_dim;
     // Each enrollment frame's distances to the spoken frames, as z-scores
     // over the spoken segment, shifted by ROW_OFFSET and floored at 0.
-    // The spoken frames dimension-major, so that eight spoken frames are
-    // compared with one enrollment frame in one pass over the dimensions.
-    scratch.spoken_t.clear();
-    scratch.spoken_t.resize(dim * m, 0.0);
-    for j in 0..m {
-        for (k, &v) in q.frame(j).iter().enumerate() {
-            scratch.spoken_t[k * m + j] = v;
-        }
-    }
-    let qt = &scratch.spoken_t;
     for i in 0..n {
         let fe = e.frame(i);
         let start = scratch.dist.len();
@@ -558,7 +571,7 @@ struct Contact {
     key: String,
     enrollments: Vec<NormSeq>,
     blocked: bool,
-    /// Bumped by every block and unblock.
+    /// Bumped by every change of `blocked`.
     revision: u64,
 }
 
@@ -816,7 +829,7 @@ impl ContactBook {
     /// Subsequence DTW alignment of `spoken` with each contact (its closest
     /// enrollment), in book order.
     fn distances(&self, spoken: &FeatureSeq) -> Vec<(ContactId, Aligned)> {
-        let query = NormSeq::from_seq(spoken);
+        let query = Spoken::new(spoken);
         let mut scratch = Scratch::default();
         self.contacts
             .iter()
@@ -920,7 +933,7 @@ mod tests {
 
     fn dist(e: &FeatureSeq, q: &FeatureSeq) -> f64 {
         let mut s = Scratch::default();
-        subsequence_distance(&NormSeq::from_seq(e), &NormSeq::from_seq(q), &mut s).distance
+        subsequence_distance(&NormSeq::from_seq(e), &Spoken::new(q), &mut s).distance
     }
 
     /// `frames` frames of another pattern ("other speech"): the same

@@ -214,6 +214,16 @@ pub fn name_features(
     pcm: &[i16],
     speech_rms: f32,
 ) -> Result<FeatureSeq, Error> {
+    trimmed_name_features(plan, pcm, speech_rms).map(|(features, _)| features)
+}
+
+/// [`name_features`] and the sample of `pcm` at which its first frame
+/// starts.
+fn trimmed_name_features(
+    plan: &Arc<MfccPlan>,
+    pcm: &[i16],
+    speech_rms: f32,
+) -> Result<(FeatureSeq, usize), Error> {
     let Some((lo, hi)) = speech_bounds(pcm, speech_rms) else {
         return Err(Error::Shape {
             what: "spoken name (no frame above the speech level)",
@@ -227,8 +237,9 @@ pub fn name_features(
         seg.resize(need, 0);
     }
     let feats = mfcc(plan, &seg)?;
-    FeatureSeq::new(feats.dim, feats.data)
-        .map_err(|e| ModelError::BadMetadata(format!("name features: {e}")).into())
+    let features = FeatureSeq::new(feats.dim, feats.data)
+        .map_err(|e| Error::from(ModelError::BadMetadata(format!("name features: {e}"))))?;
+    Ok((features, lo))
 }
 
 /// Enroll one contact from recordings of the user saying the name (WAV
@@ -443,10 +454,11 @@ impl MessageFlow {
                     // The name is decided as of its end, so that the message
                     // audio after it can be handed to the recorder in order.
                     let at = e.max(self.gate.now());
-                    let input = match name_features(&self.plan, &pcm, self.config.speech_rms) {
-                        Ok(spoken) => Input::Name { spoken, at },
-                        Err(_) => Input::Cancel { at },
-                    };
+                    let (input, lo) =
+                        match trimmed_name_features(&self.plan, &pcm, self.config.speech_rms) {
+                            Ok((spoken, lo)) => (Input::Name { spoken, at }, lo),
+                            Err(_) => (Input::Cancel { at }, 0),
+                        };
                     let seen = events.len();
                     let r = self.gate.handle(input);
                     keep(dispatched, self.absorb(at, r, events));
@@ -461,9 +473,7 @@ impl MessageFlow {
                         } if !spoken_frames.is_empty() => Some(spoken_frames.end),
                         _ => None,
                     });
-                    if let (Some(end_frame), Some((lo, _))) =
-                        (heard, speech_bounds(&pcm, self.config.speech_rms))
-                    {
+                    if let Some(end_frame) = heard {
                         let end =
                             lo + (end_frame - 1) * self.plan.hop_len() + self.plan.frame_len();
                         self.recorded_to = (s + end as u64).min(e);
@@ -520,6 +530,11 @@ impl MessageFlow {
         speech: Option<(u64, u64)>,
         min_len: u64,
     ) -> (Option<(u64, u64)>, bool) {
+        // A pause of `segment_pause` at time `t` ends a span of `min_len` or more.
+        let pause = self.config.segment_pause;
+        let ended = |span: Option<(u64, u64)>, t: u64| {
+            span.is_some_and(|(s, e)| t >= e + pause && e - s >= min_len)
+        };
         let scan_from = speech.map_or(from, |(_, e)| e);
         let pcm = self.history_range(scan_from, self.now);
         let base = scan_from.max(self.history_start);
@@ -529,7 +544,7 @@ impl MessageFlow {
                 break;
             }
             let t = base + (i * SEG_FRAME) as u64;
-            if span.is_some_and(|(s, e)| t >= e + self.config.segment_pause && e - s >= min_len) {
+            if ended(span, t) {
                 // The pause ended the utterance before this frame: what
                 // follows (the message after the name) is not part of it,
                 // however much audio arrived in one call.
@@ -542,9 +557,7 @@ impl MessageFlow {
                 });
             }
         }
-        let done = span
-            .is_some_and(|(s, e)| self.now >= e + self.config.segment_pause && e - s >= min_len);
-        (span, done)
+        (span, ended(span, self.now))
     }
 
     /// While the gate records, hand it every sample since the name's end.

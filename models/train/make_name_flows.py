@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import hashlib
 import json
 import os
 import sys
@@ -52,7 +51,7 @@ import soundfile as sf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from synth import Piper, Slot, build_slots, draw_params, render  # noqa: E402
+from synth import Piper, build_slots, draw_params, render, seed_of  # noqa: E402
 
 SR = 16000
 
@@ -80,11 +79,6 @@ MESSAGES = [
     "Bring an umbrella", "The package arrived today", "Good luck with the exam",
     "I found your glasses", "We need more coffee", "The car is ready",
 ]
-
-
-def seed_of(*parts) -> int:
-    h = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(h[:8], "little")
 
 
 def split_half(items, seed, tag):
