@@ -26,7 +26,8 @@ pub enum Error {
         /// The length given.
         found: usize,
     },
-    /// A keyword model could not be loaded or run.
+    /// A model (the keyword model, or one of the answer scorer's) could not
+    /// be loaded or run.
     Model(ModelError),
     /// The stream was finished; reset it before pushing more audio.
     Finished,
@@ -59,7 +60,7 @@ impl fmt::Display for Error {
                 kind,
             } => write!(f, "{}: {kind}", p.display()),
             Error::Wav { path: None, kind } => write!(f, "WAV input: {kind}"),
-            Error::Model(e) => write!(f, "keyword model: {e}"),
+            Error::Model(e) => write!(f, "model: {e}"),
             Error::Finished => write!(f, "stream already finished; reset it first"),
         }
     }
@@ -88,7 +89,7 @@ impl From<ModelError> for Error {
     }
 }
 
-/// Why a keyword model was refused or failed.
+/// Why a model (keyword model or answer scorer) was refused or failed.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ModelError {

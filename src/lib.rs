@@ -12,11 +12,13 @@
 //! 4. [`detector`]: smoothing, per-label thresholds, one event per keyword.
 //! 5. [`intent`]: the send-message flow on a live stream: detector events,
 //!    the spoken name and the answer become inputs of the gate.
-//! 6. [`contacts`]: the opt-in contact book and spoken-name matching.
-//! 7. [`gate`]: the confirmation gate, an explicit state machine from wake
+//! 6. [`answer`]: second-stage answer scorer run only after a read-back
+//!    (yes / no / cancel / other from the answer recording).
+//! 7. [`contacts`]: the opt-in contact book and spoken-name matching.
+//! 8. [`gate`]: the confirmation gate, an explicit state machine from wake
 //!    word to read-back to "yes"; its [`gate::ConfirmedMessage`] is the only
 //!    way to obtain a recording for sending (dispatch).
-//! 8. [`audit`]: every decision with its scores and reasons, never audio.
+//! 9. [`audit`]: every decision with its scores and reasons, never audio.
 //!
 //! Off the data path, [`eval`] measures miss rate against false alarms per
 //! hour on labeled recordings (`examples/evaluate.rs`).
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod answer;
 pub mod audio;
 pub mod audit;
 pub mod contacts;
