@@ -2,13 +2,16 @@
 //! of the read-back answer on folders of recordings.
 //!
 //! ```text
-//! cargo run --release --example confirm_eval -- [--model PATH] [--json] [--clips] DIR...
+//! cargo run --release --example confirm_eval -- [--scoring embedding|keyword] [--answer-head HEAD.onnx] [--model PATH] [--json] [--clips] DIR...
 //! ```
 //!
 //! Each WAV (16 kHz mono) is scored as the send-message flow scores the
-//! answer after a read-back (highest smoothed `yes`/`no`/`cancel`
-//! posteriors, [`wakeguard::intent::answer_scores`]) and read with the
-//! gate's default rule ([`wakeguard::gate::GateConfig::answer_verdict`]:
+//! answer after a read-back: by default by the second-stage answer scorer
+//! ([`wakeguard::answer::AnswerScorer`], what the flow uses by default;
+//! a clip in which it finds no speech is unclear), or with
+//! `--scoring keyword` from the keyword model's highest smoothed
+//! `yes`/`no`/`cancel` posteriors ([`wakeguard::intent::answer_scores`]);
+//! then read with the gate's default rule ([`wakeguard::gate::GateConfig::answer_verdict`]:
 //! score >= 0.8 and 0.3 above the other two). Prints, per folder, the number
 //! of clips and the share read as yes, no, cancel and unclear. Only "yes"
 //! confirms a message; everything else cancels it. With `--clips`, every
@@ -21,6 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use wakeguard::answer::{AnswerScorer, EMBEDDED_EMBEDDING, EMBEDDED_MEL};
 use wakeguard::audit::AnswerVerdict;
 use wakeguard::detector::{Detector, DetectorConfig};
 use wakeguard::gate::GateConfig;
@@ -31,6 +35,13 @@ use wakeguard::model::KeywordModel;
 #[derive(Parser, Debug)]
 #[command(name = "confirm_eval")]
 struct Cli {
+    /// What scores the answer: the second stage (`embedding`, the flow's
+    /// default) or the keyword model's posteriors (`keyword`)
+    #[arg(long, value_name = "SCORER", default_value = "embedding")]
+    scoring: Scoring,
+    /// Answer head ONNX for `--scoring embedding` [default: the embedded head]
+    #[arg(long, value_name = "PATH")]
+    answer_head: Option<PathBuf>,
     /// ONNX model with wakeguard metadata [default: the model embedded in the crate]
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
@@ -43,6 +54,12 @@ struct Cli {
     /// Folders of 16 kHz mono WAV clips
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Scoring {
+    Embedding,
+    Keyword,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +88,8 @@ fn wavs(dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     let Cli {
+        scoring,
+        answer_head,
         model: model_path,
         json,
         clips,
@@ -85,6 +104,19 @@ fn run(cli: Cli) -> Result<(), String> {
     );
     let mut detector =
         Detector::new(model, DetectorConfig::default()).map_err(|e| e.to_string())?;
+    let mut scorer = match scoring {
+        Scoring::Embedding => Some(
+            match &answer_head {
+                Some(p) => {
+                    let head = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    AnswerScorer::from_bytes(EMBEDDED_MEL, EMBEDDED_EMBEDDING, &head)
+                }
+                None => AnswerScorer::embedded(),
+            }
+            .map_err(|e| e.to_string())?,
+        ),
+        Scoring::Keyword => None,
+    };
     let rule = GateConfig::default();
     if !json {
         println!("| folder | clips | yes | no | cancel | unclear |\n|---|---|---|---|---|---|");
@@ -96,8 +128,13 @@ fn run(cli: Cli) -> Result<(), String> {
             let pcm = wakeguard::audio::read_wav(f)
                 .map_err(|e| e.to_string())?
                 .to_i16();
-            let [yes, no, cancel] =
-                answer_scores(&mut detector, &pcm).map_err(|e| e.to_string())?;
+            let [yes, no, cancel] = match scorer.as_mut() {
+                Some(s) => s
+                    .score(&pcm)
+                    .map_err(|e| e.to_string())?
+                    .map_or([0.0; 3], |a| [a.yes, a.no, a.cancel]),
+                None => answer_scores(&mut detector, &pcm).map_err(|e| e.to_string())?,
+            };
             let k = match rule.answer_verdict(yes, no, cancel) {
                 AnswerVerdict::Yes => 0,
                 AnswerVerdict::No => 1,

@@ -2,7 +2,7 @@
 //! lost, which contact the read-back names, and what is sent.
 //!
 //! ```text
-//! cargo run --release --example flow_eval -- [--split dev|test] [--kind KIND] [--min-score S] [--min-margin M] [--scale X] [--flows-out FILE.jsonl] MANIFEST.jsonl
+//! cargo run --release --example flow_eval -- [--split dev|test] [--kind KIND] [--min-score S] [--min-margin M] [--scale X] [--answer-scoring embedding|keyword] [--answer-head HEAD.onnx] [--flows-out FILE.jsonl] MANIFEST.jsonl
 //! ```
 //!
 //! `MANIFEST.jsonl` (made by `models/train/make_name_flows.py`) lists one
@@ -33,12 +33,13 @@ use serde_json::json;
 #[path = "common/contacts_file.rs"]
 mod contacts_file;
 use contacts_file::load_contacts;
+use wakeguard::answer::{AnswerScorer, EMBEDDED_EMBEDDING, EMBEDDED_MEL};
 use wakeguard::audio::read_wav;
 use wakeguard::audit::Decision;
 use wakeguard::contacts::{ContactBook, MatchConfig};
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{CancelReason, GateEvent};
-use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
+use wakeguard::intent::{AnswerScoring, FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
 
 /// Whole send-message requests, judged stage by stage.
@@ -63,6 +64,13 @@ struct Cli {
     /// One JSON object per flow
     #[arg(long, value_name = "FILE.jsonl")]
     flows_out: Option<PathBuf>,
+    /// What reads the answer: `embedding` (the second stage, the default) or
+    /// `keyword` (the keyword model's posteriors)
+    #[arg(long, value_name = "SCORER", default_value = "embedding")]
+    answer_scoring: String,
+    /// Answer head ONNX for the second stage [default: the embedded head]
+    #[arg(long, value_name = "PATH")]
+    answer_head: Option<PathBuf>,
     /// Model file [default: the embedded model]
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
@@ -142,7 +150,19 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         .map_err(|e| e.to_string())?,
     );
-    let mut config = FlowConfig::default();
+    let answer_scoring = match cli.answer_scoring.as_str() {
+        "embedding" => AnswerScoring::SpeechEmbedding,
+        "keyword" => AnswerScoring::KeywordModel,
+        other => {
+            return Err(format!(
+                "--answer-scoring {other}: expected embedding or keyword"
+            ));
+        }
+    };
+    let mut config = FlowConfig {
+        answer_scoring,
+        ..FlowConfig::default()
+    };
     if let Some(s) = cli.min_score {
         config.gate.contact_min_score = s;
     }
@@ -157,6 +177,16 @@ fn run(cli: Cli) -> Result<(), String> {
         MfccPlan::new(model.metadata().front_end().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
     );
+    let answer = match &cli.answer_head {
+        Some(p) => {
+            let head = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Some(
+                AnswerScorer::from_bytes(EMBEDDED_MEL, EMBEDDED_EMBEDDING, &head)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let mut out_lines = Vec::new();
     // (split, kind) -> counts per stage, name-stage loss reasons, wrong read-backs, wrong sends
     let mut table: BTreeMap<(String, String), Tally> = BTreeMap::new();
@@ -170,6 +200,7 @@ fn run(cli: Cli) -> Result<(), String> {
         )?;
         let outcome = run_flow(
             &model,
+            answer.as_ref(),
             book,
             &config,
             &root.join(&f.wav),
@@ -253,6 +284,7 @@ impl Tally {
 
 fn run_flow(
     model: &Arc<KeywordModel>,
+    answer: Option<&AnswerScorer>,
     book: ContactBook,
     config: &FlowConfig,
     wav: &Path,
@@ -260,7 +292,11 @@ fn run_flow(
 ) -> Result<Outcome, String> {
     let audio = read_wav(wav).map_err(|e| format!("{}: {e}", wav.display()))?;
     let pcm = audio.to_i16();
-    let flow = MessageFlow::new(model.clone(), book, config.clone()).map_err(|e| e.to_string())?;
+    let mut flow =
+        MessageFlow::new(model.clone(), book, config.clone()).map_err(|e| e.to_string())?;
+    if let Some(a) = answer {
+        flow.set_answer_scorer(a.try_clone().map_err(|e| e.to_string())?);
+    }
     let mut device = SimulatedDevice::new(flow);
     let mut events = Vec::new();
     let mut out = Outcome::default();

@@ -42,7 +42,7 @@ use wakeguard::audio::open_wav;
 use wakeguard::contacts::MatchConfig;
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{ConfirmedMessage, GateEvent};
-use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
+use wakeguard::intent::{AnswerScoring, FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
 
 /// Run the whole send-message flow on a recording that plays the microphone.
@@ -182,10 +182,19 @@ fn print_events(events: &mut Vec<FlowEvent>, json: bool) {
                 no,
                 cancel,
                 start,
+                end,
+                scoring,
             } => (
                 *start,
                 "answer",
-                format!("\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}"),
+                format!(
+                    "\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}, \"end\": {:.3}, \"scoring\": \"{}\"",
+                    *end as f64 / 16e3,
+                    match scoring {
+                        AnswerScoring::KeywordModel => "keyword_model",
+                        _ => "speech_embedding",
+                    }
+                ),
             ),
             FlowEvent::Refused { at, error } => {
                 (*at, "refused", format!("\"error\": {}", json_str(error)))

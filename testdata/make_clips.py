@@ -30,7 +30,7 @@ def tts(engine, voice, text, rate=None):
             subprocess.run(cmd + [text], check=True)
         else:
             subprocess.run(["flite", "-voice", voice, "-t", text, "-o", raw], check=True)
-        subprocess.run(["sox", raw, "-r", str(SR), "-c", "1", "-b", "16", out], check=True)
+        subprocess.run(["sox", "-D", raw, "-r", str(SR), "-c", "1", "-b", "16", out], check=True)
         with wave.open(out) as w:
             x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
     nz = np.flatnonzero(np.abs(x) > 200)

@@ -165,15 +165,20 @@ fn yes_dispatches_once_in_the_espeak_voices() {
         assert!(!o.answer_before_readback);
         assert!(o.cancels.is_empty(), "voice {voice}: {:?}", o.cancels);
     }
-    // The flite voice's "Alice" inside the sentence scores 0.674 against its
-    // two isolated enrollments ("Alice." and "Alice?"), just above the
-    // default contact_min_score of 0.67: it is sent to Alice, or (should the
-    // matcher or its defaults move) refused at the name, never anything else.
+    // The flite voice is at the edge twice. Its "Alice" inside the sentence
+    // scores 0.674 against its two isolated enrollments ("Alice." and
+    // "Alice?"), just above the default contact_min_score of 0.67; its
+    // "Yes." gets p(yes) 0.73 from the answer scorer, below the gate's 0.8.
+    // So it is sent to Alice, or refused at the name, or its answer read as
+    // unclear (as now), never anything else.
     let o = play("k", "yes");
     match o.dispatched.as_slice() {
         [(to, _)] => assert_eq!(to, "Alice"),
         [] => assert!(
-            matches!(o.cancels.as_slice(), [CancelReason::UnknownContact { .. }]),
+            matches!(
+                o.cancels.as_slice(),
+                [CancelReason::UnknownContact { .. } | CancelReason::AnswerUnclear { .. }]
+            ),
             "{:?}",
             o.cancels
         ),

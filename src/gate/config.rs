@@ -32,7 +32,9 @@ pub struct GateConfig {
     /// refused.
     pub contact_min_margin: f32,
     /// "Yes" score needed to confirm. Default `0.8`; must be strictly
-    /// greater than `wake_threshold`.
+    /// greater than `wake_threshold`. The second-stage answer head
+    /// ([`crate::answer`]) is calibrated to this default and
+    /// `confirm_margin`'s (`models/train/answer_head.py`).
     pub confirm_threshold: f32,
     /// Required `yes - max(no, cancel)`. Default `0.3`; must be > 0.
     pub confirm_margin: f32,
