@@ -37,13 +37,41 @@ impl Audio {
     }
 }
 
-/// How [`read_wav_with`] treats files that are not 16 kHz mono.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Lowest sample rate [`WavOptions::resample`] converts from, Hz.
+pub const MIN_RESAMPLE_RATE: u32 = 4_000;
+/// Highest sample rate [`WavOptions::resample`] converts from, Hz.
+pub const MAX_RESAMPLE_RATE: u32 = 384_000;
+/// Default of [`WavOptions::max_seconds`]: one hour (230 MB of `f32` at
+/// 16 kHz).
+pub const DEFAULT_MAX_WAV_SECONDS: u32 = 3_600;
+
+/// How [`read_wav_with`] treats files that are not 16 kHz mono, and how
+/// much it reads into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WavOptions {
     /// Average all channels into one. Default: false (multichannel files are refused).
     pub downmix: bool,
-    /// Resample other rates to 16 kHz. Default: false (other rates are refused).
+    /// Resample other rates (from [`MIN_RESAMPLE_RATE`] to
+    /// [`MAX_RESAMPLE_RATE`]) to 16 kHz. Default: false (other rates are
+    /// refused).
     pub resample: bool,
+    /// Longest audio read into memory, in seconds of the file; longer is
+    /// [`WavError::TooLong`](crate::WavError::TooLong), found while reading
+    /// (the header's length is never trusted), so memory stays bounded
+    /// whatever the file claims or holds. Default:
+    /// [`DEFAULT_MAX_WAV_SECONDS`] (one hour). [`open_wav`] streams
+    /// without this limit.
+    pub max_seconds: u32,
+}
+
+impl Default for WavOptions {
+    fn default() -> Self {
+        WavOptions {
+            downmix: false,
+            resample: false,
+            max_seconds: DEFAULT_MAX_WAV_SECONDS,
+        }
+    }
 }
 
 impl WavOptions {
@@ -52,6 +80,7 @@ impl WavOptions {
         WavOptions {
             downmix: true,
             resample: true,
+            ..WavOptions::default()
         }
     }
 }
@@ -79,7 +108,12 @@ pub fn read_wav_from(reader: impl Read, options: WavOptions) -> Result<Audio, Er
 
 fn map_hound(e: hound::Error) -> WavError {
     match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+        // hound reports a short read as its own `Other` error.
+        hound::Error::IoError(io)
+            if io.kind() == std::io::ErrorKind::UnexpectedEof
+                || (io.kind() == std::io::ErrorKind::Other
+                    && io.to_string().contains("Failed to read enough bytes")) =>
+        {
             WavError::Truncated
         }
         hound::Error::IoError(io) => WavError::Io(io),
@@ -230,15 +264,24 @@ fn decode_wav(reader: impl Read, options: WavOptions) -> Result<Audio, WavError>
     let required = if options.resample { 0 } else { SAMPLE_RATE };
     let mut source = WavSource::new(reader, options.downmix, required)?;
     let rate = source.sample_rate();
+    if rate != SAMPLE_RATE && !(MIN_RESAMPLE_RATE..=MAX_RESAMPLE_RATE).contains(&rate) {
+        return Err(WavError::UnsupportedRate { found: rate });
+    }
     // Grow as data arrives rather than trusting the header's length: a
     // corrupt header must not trigger a huge allocation.
     let declared = source.len_samples();
+    let limit = u64::from(options.max_seconds) * u64::from(rate);
     let mut mono = Vec::new();
     let mut buf = vec![0.0; 1 << 16];
     loop {
         let got = source.read_inner(&mut buf)?;
         if got == 0 {
             break;
+        }
+        if (mono.len() + got) as u64 > limit {
+            return Err(WavError::TooLong {
+                max_seconds: options.max_seconds,
+            });
         }
         mono.extend_from_slice(&buf[..got]);
     }
@@ -374,5 +417,70 @@ mod tests {
             WavOptions::default(),
         );
         assert!(matches!(r, Err(Error::Wav { .. })));
+    }
+
+    #[test]
+    fn hostile_sizes_and_rates_are_typed_errors() {
+        // A header that claims 4 GB of data but holds 500 samples: read as
+        // it arrives, never allocated up front, then truncated.
+        let mut bytes = wav_bytes(spec(16_000, 1, 16, false), 500);
+        let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+        bytes[data + 4..data + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        bytes[4..8].copy_from_slice(&0xFFFF_FFF8u32.to_le_bytes());
+        let r = read_wav_from(Cursor::new(bytes), WavOptions::default());
+        assert!(
+            matches!(
+                r,
+                Err(Error::Wav {
+                    kind: WavError::Truncated,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        // Longer than max_seconds: refused while reading.
+        let bytes = wav_bytes(spec(16_000, 1, 16, false), 48_000);
+        let short = WavOptions {
+            max_seconds: 2,
+            ..WavOptions::default()
+        };
+        assert!(matches!(
+            read_wav_from(Cursor::new(bytes.clone()), short),
+            Err(Error::Wav {
+                kind: WavError::TooLong { max_seconds: 2 },
+                ..
+            })
+        ));
+        assert_eq!(
+            read_wav_from(Cursor::new(bytes), WavOptions::default())
+                .unwrap()
+                .samples
+                .len(),
+            48_000
+        );
+        // Resampling from 1 Hz would make 16,000 samples of each one.
+        for rate in [1, 3_999, 384_001, u32::MAX] {
+            // hound will not write such headers: patch the rate field.
+            let mut bytes = wav_bytes(spec(16_000, 1, 16, false), 100);
+            bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+            bytes[28..32].copy_from_slice(&rate.wrapping_mul(2).to_le_bytes());
+            let r = read_wav_from(Cursor::new(bytes), WavOptions::convert());
+            let refused = match r {
+                Err(Error::Wav {
+                    kind: WavError::UnsupportedRate { found },
+                    ..
+                }) => found == rate,
+                // hound itself refuses a byte rate that overflows.
+                Err(Error::Wav {
+                    kind: WavError::Malformed(_),
+                    ..
+                }) => rate == u32::MAX,
+                _ => false,
+            };
+            assert!(refused, "{rate}: {r:?}");
+        }
+        let bytes = wav_bytes(spec(8_000, 1, 16, false), 800);
+        let a = read_wav_from(Cursor::new(bytes), WavOptions::convert()).unwrap();
+        assert!((a.samples.len() as i64 - 1600).abs() <= 2);
     }
 }

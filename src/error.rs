@@ -314,6 +314,18 @@ pub enum WavError {
     NonFinite,
     /// Resampling failed (the resampler refused the rate pair).
     Resample(String),
+    /// Resampling was asked for a rate outside
+    /// [`MIN_RESAMPLE_RATE`](crate::audio::MIN_RESAMPLE_RATE)..=[`MAX_RESAMPLE_RATE`](crate::audio::MAX_RESAMPLE_RATE).
+    UnsupportedRate {
+        /// Rate found in the file, Hz.
+        found: u32,
+    },
+    /// The audio is longer than [`WavOptions::max_seconds`](crate::audio::WavOptions::max_seconds)
+    /// allows in memory (stream it with [`open_wav`](crate::audio::open_wav) instead).
+    TooLong {
+        /// The limit, in seconds.
+        max_seconds: u32,
+    },
 }
 
 impl fmt::Display for WavError {
@@ -338,6 +350,16 @@ impl fmt::Display for WavError {
             WavError::Empty => write!(f, "WAV file contains no samples"),
             WavError::NonFinite => write!(f, "WAV file contains NaN or infinite samples"),
             WavError::Resample(why) => write!(f, "resampling failed: {why}"),
+            WavError::UnsupportedRate { found } => write!(
+                f,
+                "sample rate {found} Hz cannot be resampled (supported: {}..={} Hz)",
+                crate::audio::MIN_RESAMPLE_RATE,
+                crate::audio::MAX_RESAMPLE_RATE
+            ),
+            WavError::TooLong { max_seconds } => write!(
+                f,
+                "more than {max_seconds} s of audio: too long to read into memory (stream the file)"
+            ),
         }
     }
 }

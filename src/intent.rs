@@ -282,9 +282,14 @@ fn trimmed_name_features(
     Ok((features, lo))
 }
 
+/// Longest name recording [`enroll_from_wavs`] reads, in seconds: a longer
+/// file is [`crate::WavError::TooLong`], read no further.
+pub const MAX_ENROLLMENT_SECONDS: u32 = 10;
+
 /// Enroll one contact from recordings of the user saying the name (WAV
-/// files, 16 kHz mono; 1 to 5 of them). Returns the new contact's id.
-/// Errors name the file that could not be used.
+/// files, 16 kHz mono, at most [`MAX_ENROLLMENT_SECONDS`] each; 1 to 5 of
+/// them). Returns the new contact's id. Errors name the file that could not
+/// be used.
 pub fn enroll_from_wavs(
     book: &mut ContactBook,
     plan: &Arc<MfccPlan>,
@@ -295,7 +300,11 @@ pub fn enroll_from_wavs(
     let mut seqs = Vec::with_capacity(recordings.len());
     for path in recordings {
         let path = path.as_ref();
-        let audio = crate::audio::read_wav(path)?;
+        let options = crate::audio::WavOptions {
+            max_seconds: MAX_ENROLLMENT_SECONDS,
+            ..Default::default()
+        };
+        let audio = crate::audio::read_wav_with(path, options)?;
         let seq = name_features(plan, &audio.to_i16(), speech_rms).map_err(|e| Error::Wav {
             path: Some(path.to_path_buf()),
             kind: crate::error::WavError::Malformed(match e {

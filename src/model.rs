@@ -21,6 +21,13 @@ use tract_onnx::prelude::*;
 use crate::error::{Error, ModelError};
 use crate::features::MfccConfig;
 
+/// Most labels a model may declare.
+pub const MAX_LABELS: usize = 256;
+/// Most recurrent state tensors a model may declare.
+pub const MAX_STATES: usize = 64;
+/// Most values in one declared state tensor (4 MB of `f32`).
+pub const MAX_STATE_ELEMENTS: usize = 1 << 20;
+
 /// The default model, trained by `models/train/` and embedded in the crate.
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/wakeguard_v1.onnx");
 
@@ -100,6 +107,30 @@ impl ModelMetadata {
         }
         if self.state_shapes.iter().any(|s| s.len() != 3 || s[0] != 1) {
             return bad("state shapes must be [1, channels, frames]".into());
+        }
+        // Hostile metadata must not make the runtime allocate without bound.
+        if self.labels.len() > MAX_LABELS {
+            return bad(format!(
+                "{} labels, more than the limit of {MAX_LABELS}",
+                self.labels.len()
+            ));
+        }
+        if self.state_shapes.len() > MAX_STATES {
+            return bad(format!(
+                "{} state tensors, more than the limit of {MAX_STATES}",
+                self.state_shapes.len()
+            ));
+        }
+        for shape in &self.state_shapes {
+            let n = shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .unwrap_or(usize::MAX);
+            if n > MAX_STATE_ELEMENTS {
+                return bad(format!(
+                    "state shape {shape:?} has more than {MAX_STATE_ELEMENTS} values"
+                ));
+            }
         }
         for label in self.labels.iter().skip(1) {
             match self.thresholds.get(label) {
@@ -382,6 +413,43 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// The embedded model's metadata with one field replaced.
+    fn metadata_with(field: &str, value: serde_json::Value) -> Result<(), ModelError> {
+        let proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut &EMBEDDED_MODEL[..])
+            .unwrap();
+        let json = &proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == METADATA_KEY)
+            .unwrap()
+            .value;
+        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v[field] = value;
+        let meta: ModelMetadata = serde_json::from_value(v).unwrap();
+        meta.validate()
+    }
+
+    #[test]
+    fn hostile_metadata_is_refused_before_any_allocation() {
+        metadata_with("format", serde_json::json!(1)).unwrap();
+        for shape in [
+            serde_json::json!([[1, 100_000, 100_000]]),
+            serde_json::json!([[1, usize::MAX, 2]]),
+            serde_json::json!([[1, 1025, 1024]]),
+        ] {
+            let r = metadata_with("state_shapes", shape.clone());
+            assert!(
+                matches!(r, Err(ModelError::BadMetadata(_))),
+                "{shape}: {r:?}"
+            );
+        }
+        metadata_with("state_shapes", serde_json::json!([[1, 1024, 1024]])).unwrap();
+        let many: Vec<[usize; 3]> = vec![[1, 1, 1]; MAX_STATES + 1];
+        assert!(metadata_with("state_shapes", serde_json::json!(many)).is_err());
+        assert!(metadata_with("chunk_frames", serde_json::json!(1_000_000)).is_err());
     }
 
     #[test]

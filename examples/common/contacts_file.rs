@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use wakeguard::contacts::{ContactBook, MatchConfig};
+use wakeguard::contacts::{ContactBook, MAX_CONTACTS, MatchConfig};
 use wakeguard::features::MfccPlan;
 use wakeguard::intent::enroll_from_wavs;
 
@@ -24,18 +24,40 @@ struct ContactEntry {
     blocked: bool,
 }
 
+/// Largest `CONTACTS.toml` read, in bytes.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Enrolls every contact of the file into a new book (blocked ones blocked).
+/// A file over 1 MB, or with more than [`MAX_CONTACTS`] entries, is refused
+/// before any recording is read; each recording is read up to
+/// `wakeguard::intent::MAX_ENROLLMENT_SECONDS`.
 pub fn load_contacts(
     path: &Path,
     plan: &Arc<MfccPlan>,
     speech_rms: f32,
     config: MatchConfig,
 ) -> Result<ContactBook, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "{}: {size} bytes, more than the limit of {MAX_FILE_BYTES}",
+            path.display()
+        ));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ContactsFile =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if file.contact.is_empty() {
         return Err(format!("{}: no [[contact]] entries", path.display()));
+    }
+    if file.contact.len() > MAX_CONTACTS {
+        return Err(format!(
+            "{}: {} contacts, more than the limit of {MAX_CONTACTS}",
+            path.display(),
+            file.contact.len()
+        ));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut book = ContactBook::with_match_config(config).map_err(|e| e.to_string())?;
