@@ -2,53 +2,12 @@
 //! three voices, made by `testdata/make_flows.py`): exactly one flow per
 //! voice dispatches; every other ending fails closed with the right reason.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use serde::Deserialize;
 use wakeguard::audio::read_wav;
-use wakeguard::contacts::ContactBook;
-use wakeguard::features::MfccPlan;
 use wakeguard::gate::{CancelReason, GateEvent, GateStateKind};
-use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
-use wakeguard::model::KeywordModel;
+use wakeguard::intent::FlowEvent;
 
-#[derive(Deserialize)]
-struct ContactsFile {
-    contact: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    samples: Vec<PathBuf>,
-    #[serde(default)]
-    blocked: bool,
-}
-
-fn flows_dir(voice: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/flows")
-        .join(voice)
-}
-
-fn device(voice: &str) -> SimulatedDevice {
-    let model = Arc::new(KeywordModel::embedded().unwrap());
-    let plan = Arc::new(MfccPlan::new(model.metadata().front_end().unwrap()).unwrap());
-    let config = FlowConfig::default();
-    let dir = flows_dir(voice);
-    let file: ContactsFile =
-        toml::from_str(&std::fs::read_to_string(dir.join("contacts.toml")).unwrap()).unwrap();
-    let mut book = ContactBook::new();
-    for e in file.contact {
-        let paths: Vec<PathBuf> = e.samples.iter().map(|p| dir.join(p)).collect();
-        let id = enroll_from_wavs(&mut book, &plan, &e.name, &paths, config.speech_rms).unwrap();
-        if e.blocked {
-            book.block(id).unwrap();
-        }
-    }
-    SimulatedDevice::new(MessageFlow::new(model, book, config).unwrap())
-}
+mod flow_device;
+use flow_device::{device, flows_dir};
 
 struct Outcome {
     /// (recipient, seconds of audio) of every dispatched message.
