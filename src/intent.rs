@@ -179,8 +179,12 @@ enum Capture {
         from: u64,
         speech: Option<(u64, u64)>,
     },
-    /// Waiting for the answer / collecting it, with the best posteriors seen.
+    /// Waiting for the answer / collecting it, with the best posteriors
+    /// seen. `from`: the first sample not yet scanned, on the stream's grid
+    /// of 10 ms frames (a multiple of [`SEG_FRAME`]), so that where the
+    /// answer is found does not depend on how the audio was chunked.
     Answer {
+        from: u64,
         speech: Option<(u64, u64)>,
         best: [f32; 3],
     },
@@ -421,7 +425,6 @@ impl MessageFlow {
         pcm: &[i16],
         events: &mut Vec<FlowEvent>,
     ) -> Result<Option<ConfirmedMessage>, Error> {
-        let chunk_start = self.now;
         let mut detections = Vec::new();
         let mut frames = Vec::new();
         let want_frames = matches!(self.capture, Capture::Answer { .. })
@@ -469,7 +472,7 @@ impl MessageFlow {
             }
         }
 
-        self.advance_capture(chunk_start, &frames, events, &mut dispatched)?;
+        self.advance_capture(&frames, events, &mut dispatched)?;
         self.feed_recording(events, &mut dispatched);
         let at = self.now;
         let r = self.gate.handle(Input::Tick { at });
@@ -501,7 +504,6 @@ impl MessageFlow {
     /// Run the segmenter over newly available audio for the name or answer.
     fn advance_capture(
         &mut self,
-        chunk_start: u64,
         frames: &[(u64, [f32; 3])],
         events: &mut Vec<FlowEvent>,
         dispatched: &mut Option<ConfirmedMessage>,
@@ -547,8 +549,19 @@ impl MessageFlow {
                     self.capture = Capture::Name { from, speech };
                 }
             }
-            Capture::Answer { speech, mut best } => {
-                let (speech, done) = self.segment(chunk_start, speech, 0);
+            Capture::Answer {
+                from,
+                speech,
+                mut best,
+            } => {
+                let (speech, done) = self.segment(from, speech, 0);
+                // No speech yet: the whole frames scanned need no second look.
+                let from = match speech {
+                    None if self.now > from => {
+                        from + (self.now - from) / SEG_FRAME as u64 * SEG_FRAME as u64
+                    }
+                    _ => from,
+                };
                 if let Some((s, e)) = speech {
                     for (end, p) in frames {
                         if *end >= s && *end <= e + self.config.answer_tail {
@@ -583,7 +596,7 @@ impl MessageFlow {
                         return Ok(());
                     }
                 }
-                self.capture = Capture::Answer { speech, best };
+                self.capture = Capture::Answer { from, speech, best };
             }
         }
         Ok(())
@@ -691,7 +704,10 @@ impl MessageFlow {
     fn sync_capture(&mut self) {
         match (self.gate.state(), &self.capture) {
             (GateStateKind::AwaitingAnswer, Capture::Off) => {
+                // From the first whole 10 ms frame after the read-back
+                // finished: the device's own prompt is never scored.
                 self.capture = Capture::Answer {
+                    from: self.now.div_ceil(SEG_FRAME as u64) * SEG_FRAME as u64,
                     speech: None,
                     best: [0.0; 3],
                 };

@@ -266,3 +266,32 @@ fn contact_blocked_after_readback_is_not_sent() {
     assert_eq!(sent, 0);
     assert_eq!(dev.flow().gate().buffered_audio_samples(), 0);
 }
+
+/// Where the answer is found (its first and last speech frame) is on the
+/// stream's 10 ms grid, whatever the chunking (the soak found it was not:
+/// the segmenter scanned from each chunk's start and skipped the partial
+/// frame at its end).
+#[test]
+fn the_answer_is_found_at_the_same_samples_in_any_chunking() {
+    let pcm = read_wav(flows_dir("m").join("yes.wav")).unwrap().to_i16();
+    let mut spans = Vec::new();
+    for chunk in [1_600, 7_999, 333, 8_000] {
+        let mut dev = device("m");
+        let mut events = Vec::new();
+        for c in pcm.chunks(chunk) {
+            dev.push(c, &mut events).unwrap();
+        }
+        dev.drain(16_000 * 8, &mut events).unwrap();
+        let answers: Vec<(u64, u64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                FlowEvent::Answer { start, end, .. } => Some((*start, *end)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "chunk {chunk}");
+        assert_eq!(answers[0].0 % 160, 0, "chunk {chunk}: {answers:?}");
+        spans.push(answers[0]);
+    }
+    assert!(spans.windows(2).all(|w| w[0] == w[1]), "{spans:?}");
+}
