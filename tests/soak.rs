@@ -221,8 +221,8 @@ fn a_day_of_audio() {
     let b = run(false);
     assert_eq!(a.pushed, 24 * HOUR);
     assert_eq!(b.pushed, 24 * HOUR);
-    if let Some(i) = (0..a.events.len().max(b.events.len()))
-        .find(|&i| a.events.get(i) != b.events.get(i))
+    if let Some(i) =
+        (0..a.events.len().max(b.events.len())).find(|&i| a.events.get(i) != b.events.get(i))
     {
         let lo = i.saturating_sub(6);
         panic!(
