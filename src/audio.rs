@@ -56,7 +56,7 @@ pub struct WavOptions {
     /// refused).
     pub resample: bool,
     /// Longest audio read into memory, in seconds of the file; longer is
-    /// [`WavError::TooLong`](crate::WavError::TooLong), found while reading
+    /// [`crate::WavError::TooLong`], found while reading
     /// (the header's length is never trusted), so memory stays bounded
     /// whatever the file claims or holds. Default:
     /// [`DEFAULT_MAX_WAV_SECONDS`] (one hour). [`open_wav`] streams
