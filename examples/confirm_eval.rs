@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use wakeguard::answer::{AnswerScorer, EMBEDDED_EMBEDDING, EMBEDDED_MEL};
+use wakeguard::answer::AnswerScorer;
 use wakeguard::audit::AnswerVerdict;
 use wakeguard::detector::{Detector, DetectorConfig};
 use wakeguard::gate::GateConfig;
@@ -109,7 +109,7 @@ fn run(cli: Cli) -> Result<(), String> {
             match &answer_head {
                 Some(p) => {
                     let head = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                    AnswerScorer::from_bytes(EMBEDDED_MEL, EMBEDDED_EMBEDDING, &head)
+                    AnswerScorer::with_head(&head)
                 }
                 None => AnswerScorer::embedded(),
             }

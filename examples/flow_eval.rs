@@ -33,7 +33,7 @@ use serde_json::json;
 #[path = "common/contacts_file.rs"]
 mod contacts_file;
 use contacts_file::load_contacts;
-use wakeguard::answer::{AnswerScorer, EMBEDDED_EMBEDDING, EMBEDDED_MEL};
+use wakeguard::answer::AnswerScorer;
 use wakeguard::audio::read_wav;
 use wakeguard::audit::Decision;
 use wakeguard::contacts::{ContactBook, MatchConfig};
@@ -180,10 +180,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let answer = match &cli.answer_head {
         Some(p) => {
             let head = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            Some(
-                AnswerScorer::from_bytes(EMBEDDED_MEL, EMBEDDED_EMBEDDING, &head)
-                    .map_err(|e| format!("{}: {e}", p.display()))?,
-            )
+            Some(AnswerScorer::with_head(&head).map_err(|e| format!("{}: {e}", p.display()))?)
         }
         None => None,
     };

@@ -168,7 +168,9 @@ pub fn n_windows(cut_len: usize) -> usize {
     (frames.saturating_sub(MEL_WIN) / MEL_STRIDE + 1).clamp(1, N_WIN)
 }
 
-/// One loaded model, optimised and planned once; immutable and shareable.
+/// One loaded model, optimised and planned once; immutable and shareable
+/// (a clone shares the plan).
+#[derive(Clone)]
 struct Plan {
     plan: Arc<TypedRunnableModel>,
     input: Vec<usize>,
@@ -275,7 +277,17 @@ impl Models {
             },
             false,
         )?;
-        let head = Plan::load(
+        let head = Self::load_head(head)?;
+        Ok(Models {
+            mel,
+            embedding,
+            head,
+        })
+    }
+
+    /// The head: f32 `[1, 192]` in, `[1, 4]` out, labels checked.
+    fn load_head(head: &[u8]) -> Result<Plan, ModelError> {
+        Plan::load(
             head,
             "head",
             &[1, N_FEATURES],
@@ -287,12 +299,18 @@ impl Models {
                 }
             },
             true,
-        )?;
-        Ok(Models {
-            mel,
-            embedding,
-            head,
-        })
+        )
+    }
+
+    /// The embedded models, parsed, optimised and planned once per process.
+    fn shared() -> Result<&'static Arc<Models>, Error> {
+        static MODELS: OnceLock<Result<Arc<Models>, ModelError>> = OnceLock::new();
+        MODELS
+            .get_or_init(|| {
+                Models::load(EMBEDDED_MEL, EMBEDDED_EMBEDDING, EMBEDDED_HEAD).map(Arc::new)
+            })
+            .as_ref()
+            .map_err(|e| e.clone().into())
     }
 }
 
@@ -402,14 +420,22 @@ impl AnswerScorer {
     /// and shared by every scorer made here: the first call costs what
     /// `embedded` costs, later ones only the per-scorer buffers.
     pub fn shared_embedded() -> Result<Self, Error> {
-        static MODELS: OnceLock<Result<Arc<Models>, ModelError>> = OnceLock::new();
-        let models = MODELS.get_or_init(|| {
-            Models::load(EMBEDDED_MEL, EMBEDDED_EMBEDDING, EMBEDDED_HEAD).map(Arc::new)
-        });
-        match models {
-            Ok(models) => Self::with_models(models),
-            Err(e) => Err(e.clone().into()),
-        }
+        Self::with_models(Models::shared()?)
+    }
+
+    /// The embedded mel and embedding models (shared, as in
+    /// [`shared_embedded`](Self::shared_embedded)) with another head: ONNX
+    /// bytes taking f32 `[1, 192]` and giving `[1, 4]` (and, when its
+    /// metadata has `"labels"`, naming them `"yes,no,cancel,other"`).
+    /// Only the head is parsed and planned here.
+    pub fn with_head(head: &[u8]) -> Result<Self, Error> {
+        let shared = Models::shared()?;
+        let models = Models {
+            mel: shared.mel.clone(),
+            embedding: shared.embedding.clone(),
+            head: Models::load_head(head)?,
+        };
+        Self::with_models(&Arc::new(models))
     }
 
     fn with_models(models: &Arc<Models>) -> Result<Self, Error> {

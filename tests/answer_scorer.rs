@@ -380,3 +380,33 @@ fn timing_release() {
         );
     }
 }
+
+#[test]
+fn another_head_on_the_shared_models() {
+    use wakeguard::answer::EMBEDDED_HEAD;
+    let pcm = burst(&Burst {
+        seed: 7,
+        len: 24_000,
+        start: 4_000,
+        end: 14_000,
+        quiet: 30,
+        loud: 8_000,
+    });
+    let mut a = AnswerScorer::embedded().unwrap();
+    let mut b = AnswerScorer::with_head(EMBEDDED_HEAD).unwrap();
+    let (x, y) = (
+        a.score(&pcm).unwrap().unwrap(),
+        b.score(&pcm).unwrap().unwrap(),
+    );
+    for (p, q) in x.to_array().iter().zip(y.to_array()) {
+        assert!((p - q).abs() < 1e-6, "{x:?} {y:?}");
+    }
+    assert!(matches!(
+        AnswerScorer::with_head(b"not a model"),
+        Err(wakeguard::Error::Model(_))
+    ));
+    assert!(matches!(
+        AnswerScorer::with_head(wakeguard::answer::EMBEDDED_MEL),
+        Err(wakeguard::Error::Model(_))
+    ));
+}
