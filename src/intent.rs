@@ -56,9 +56,9 @@ pub struct FlowConfig {
     pub answer_scoring: AnswerScoring,
     /// An answer utterance with more speech than this (from its first to
     /// its last speech frame) is not a clear answer: it is handed to the
-    /// gate as unclear, which cancels the request. Default: 1.7 s, what the
-    /// second-stage scorer sees whole ([`crate::answer::WINDOW`] less the
-    /// [`crate::answer::PAD`] before the speech).
+    /// gate as unclear, which cancels the request. Default: 1.7 s. (The
+    /// second stage reads at most [`crate::answer::MAX_CUT`] samples of an
+    /// answer, about its first 1.6 s of speech.)
     pub max_answer: u64,
 }
 
@@ -69,7 +69,8 @@ pub enum AnswerScoring {
     /// The second stage, [`AnswerScorer::shared_embedded`]: Google's
     /// speech_embedding and a head trained for the answer, run once per
     /// answer utterance. Measured for speakers it never heard in the README
-    /// ("The answer"); about 25 ms of CPU per answer.
+    /// ("The answer"); about 30 ms of CPU per 1 s answer
+    /// (`benches/answer.rs`).
     #[default]
     SpeechEmbedding,
     /// The keyword model's own `yes`, `no` and `cancel` posteriors: the
@@ -209,8 +210,6 @@ pub struct MessageFlow {
     answer_labels: [usize; 3],
     /// The second-stage answer scorer, when `config.answer_scoring` asks for it.
     answer_scorer: Option<AnswerScorer>,
-    /// The answer's audio, reused from one answer to the next.
-    answer_buf: Vec<i16>,
     now: u64,
 }
 
@@ -369,7 +368,6 @@ impl MessageFlow {
             intent,
             answer_labels,
             answer_scorer,
-            answer_buf: Vec::new(),
             now: 0,
         })
     }
@@ -613,21 +611,19 @@ impl MessageFlow {
         best: [f32; 3],
         too_long: bool,
     ) -> Result<([f32; 3], AnswerScoring), Error> {
-        let Some(scorer) = self.answer_scorer.as_mut() else {
+        if self.answer_scorer.is_none() {
             let scores = if too_long { [0.0; 3] } else { best };
             return Ok((scores, AnswerScoring::KeywordModel));
-        };
+        }
         if too_long {
             return Ok(([0.0; 3], AnswerScoring::SpeechEmbedding));
         }
         let pad = crate::answer::PAD as u64;
-        let from = s.saturating_sub(pad).max(self.history_start);
-        let to = (e + pad).min(self.now);
-        let a = (from - self.history_start) as usize;
-        let b = (to.max(from) - self.history_start) as usize;
-        self.answer_buf.clear();
-        self.answer_buf.extend(self.history.range(a..b).copied());
-        let scores = scorer.score(&self.answer_buf)?;
+        let pcm = self.history_range(s.saturating_sub(pad), e + pad);
+        let scores = match self.answer_scorer.as_mut() {
+            Some(scorer) => scorer.score(&pcm)?,
+            None => None,
+        };
         Ok((
             scores.map_or([0.0; 3], |a| [a.yes, a.no, a.cancel]),
             AnswerScoring::SpeechEmbedding,
