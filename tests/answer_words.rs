@@ -39,6 +39,17 @@ fn verdict(scorer: &mut AnswerScorer, pcm: &[i16]) -> (AnswerVerdict, [f32; 3]) 
 
 const VOICES: [&str; 2] = ["espeak", "flite"];
 
+/// The verdict on `testdata/answers/WORD_VOICE.wav`, which must not be yes.
+fn assert_not_yes(scorer: &mut AnswerScorer, word: &str, voice: &str) -> (AnswerVerdict, [f32; 3]) {
+    let (got, scores) = verdict(scorer, &clip(&format!("{word}_{voice}")));
+    assert_ne!(
+        got,
+        AnswerVerdict::Yes,
+        "{word} ({voice}): scores {scores:?}"
+    );
+    (got, scores)
+}
+
 #[test]
 fn answers_are_read_as_said() {
     let mut scorer = AnswerScorer::embedded().unwrap();
@@ -57,12 +68,7 @@ fn answers_are_read_as_said() {
     ];
     for (word, expected) in want {
         for voice in VOICES {
-            let (got, scores) = verdict(&mut scorer, &clip(&format!("{word}_{voice}")));
-            assert_ne!(
-                got,
-                AnswerVerdict::Yes,
-                "{word} ({voice}): scores {scores:?}"
-            );
+            let (got, scores) = assert_not_yes(&mut scorer, word, voice);
             if voice == "espeak" {
                 assert_eq!(got, expected, "{word} ({voice}): scores {scores:?}");
             }
@@ -83,12 +89,7 @@ fn words_that_are_not_yes_never_confirm() {
         "ha_ha_ha",
     ] {
         for voice in VOICES {
-            let (got, scores) = verdict(&mut scorer, &clip(&format!("{word}_{voice}")));
-            assert_ne!(
-                got,
-                AnswerVerdict::Yes,
-                "{word} ({voice}): scores {scores:?}"
-            );
+            assert_not_yes(&mut scorer, word, voice);
         }
     }
 }

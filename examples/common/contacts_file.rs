@@ -2,6 +2,7 @@
 //! `flow_eval`): every `[[contact]]` names one recipient and the recordings
 //! of the user saying the name (paths relative to the file).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,16 +38,17 @@ pub fn load_contacts(
     speech_rms: f32,
     config: MatchConfig,
 ) -> Result<ContactBook, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    if size > MAX_FILE_BYTES {
+    // Read at most one byte past the limit: a huge file is never read whole.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
-            "{}: {size} bytes, more than the limit of {MAX_FILE_BYTES}",
+            "{}: more than the limit of {MAX_FILE_BYTES} bytes",
             path.display()
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ContactsFile =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if file.contact.is_empty() {

@@ -441,10 +441,6 @@ def choose_offsets(lg, y, max_false_yes):
     return off
 
 
-# every variant but the speed ones until main() adds them
-TRAIN_VARIANTS = (0, 1, 2)
-
-
 def rows_of(data, sel, variants, trained_only=True):
     """Feature rows of the selected clips in the given variants."""
     xs, ys, idx = [], [], []
@@ -460,7 +456,8 @@ def rows_of(data, sel, variants, trained_only=True):
 
 def fit(data, sel, args):
     """Head on the selected clips, offsets from an inner 3-fold over their groups."""
-    x, y, _ = rows_of(data, sel, TRAIN_VARIANTS)
+    every = tuple(range(data["feats"].shape[1]))  # clean, noisy, hard, speed copies
+    x, y, _ = rows_of(data, sel, every)
     model = train(x, y, args.l2, neg_weight=args.neg_weight, hidden=args.hidden,
                   ensemble=args.ensemble)
     inner = np.array([group_fold(g, 3, args.seed + 1) for g in data["group"]])
@@ -469,7 +466,7 @@ def fit(data, sel, args):
     for k in range(3):
         m_tr = sel & (inner != k)
         m_te = sel & (inner == k) & calib
-        xt, yt, _ = rows_of(data, m_tr, TRAIN_VARIANTS)
+        xt, yt, _ = rows_of(data, m_tr, every)
         mk = train(xt, yt, args.l2, neg_weight=args.neg_weight, hidden=args.hidden,
                    ensemble=args.ensemble)
         xe, ye, _ = rows_of(data, m_te, (0, 1))
@@ -548,8 +545,6 @@ def main():
         sf_, sh = featurize_speed(args, data)
         data["feats"] = np.concatenate([data["feats"], sf_], axis=1)
         data["has"] = np.concatenate([data["has"], sh], axis=1)
-    global TRAIN_VARIANTS
-    TRAIN_VARIANTS = tuple(range(data["feats"].shape[1]))
     y = data["label"]
     fold = np.array([group_fold(g, args.folds, args.seed) for g in data["group"]])
     n_sc_spk = len(np.unique(data["group"][data["kind"] == "sc"]))
