@@ -33,6 +33,7 @@ use clap::Parser;
 use wakeguard::audio::open_wav;
 use wakeguard::detector::{Detection, Detector, DetectorConfig};
 use wakeguard::model::KeywordModel;
+use wakeguard::report;
 
 /// Print every keyword detection in a WAV file.
 #[derive(Parser, Debug)]
@@ -81,7 +82,6 @@ fn run(cli: Cli) -> Result<(), String> {
         detector.set_all_thresholds(t).map_err(|e| e.to_string())?;
     }
     let mut source = open_wav(&file, true).map_err(|e| e.to_string())?;
-    let rate = source.sample_rate() as f64;
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -95,32 +95,25 @@ fn run(cli: Cli) -> Result<(), String> {
         detector
             .push(&buf[..n], |d| events.push(d))
             .map_err(|e| e.to_string())?;
-        print_events(&mut out, &mut events, rate, json)?;
+        print_events(&mut out, &mut events, json)?;
     }
     detector
         .finish(|d| events.push(d))
         .map_err(|e| e.to_string())?;
-    print_events(&mut out, &mut events, rate, json)?;
+    print_events(&mut out, &mut events, json)?;
     out.flush().map_err(|e| e.to_string())
 }
 
 fn print_events(
     out: &mut impl Write,
     events: &mut Vec<Detection>,
-    rate: f64,
     json: bool,
 ) -> Result<(), String> {
     for d in events.drain(..) {
-        let start = d.start_sample as f64 / rate;
-        let end = d.end_sample as f64 / rate;
         let line = if json {
-            format!(
-                "{{\"label\": {}, \"start\": {start:.3}, \"end\": {end:.3}, \"score\": {:.4}}}",
-                serde_json::Value::from(&*d.label),
-                d.score
-            )
+            report::detection_json(&d)
         } else {
-            format!("{start:8.3} {end:8.3}  {:<13} {:.3}", d.label, d.score)
+            report::detection_text(&d)
         };
         writeln!(out, "{line}").map_err(|e| format!("writing stdout: {e}"))?;
     }

@@ -30,13 +30,11 @@ use clap::Parser;
 use serde::Deserialize;
 use serde_json::json;
 
-#[path = "common/contacts_file.rs"]
-mod contacts_file;
-use contacts_file::load_contacts;
 use wakeguard::answer::AnswerScorer;
 use wakeguard::audio::read_wav;
 use wakeguard::audit::Decision;
 use wakeguard::contacts::{ContactBook, MatchConfig};
+use wakeguard::contacts_file::load_contacts;
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{CancelReason, GateEvent};
 use wakeguard::intent::{AnswerScoring, FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
@@ -194,7 +192,8 @@ fn run(cli: Cli) -> Result<(), String> {
             &plan,
             config.speech_rms,
             match_config,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let outcome = run_flow(
             &model,
             answer.as_ref(),

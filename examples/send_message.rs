@@ -35,15 +35,14 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-#[path = "common/contacts_file.rs"]
-mod contacts_file;
-use contacts_file::load_contacts;
 use wakeguard::audio::open_wav;
 use wakeguard::contacts::MatchConfig;
+use wakeguard::contacts_file::load_contacts;
 use wakeguard::features::MfccPlan;
-use wakeguard::gate::{ConfirmedMessage, GateEvent};
-use wakeguard::intent::{AnswerScoring, FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
+use wakeguard::gate::ConfirmedMessage;
+use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
+use wakeguard::report;
 
 /// Run the whole send-message flow on a recording that plays the microphone.
 #[derive(Parser, Debug)]
@@ -98,7 +97,8 @@ fn run(cli: Cli) -> Result<(), String> {
         MfccPlan::new(model.metadata().front_end().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
     );
-    let book = load_contacts(&contacts, &plan, config.speech_rms, MatchConfig::default())?;
+    let book = load_contacts(&contacts, &plan, config.speech_rms, MatchConfig::default())
+        .map_err(|e| e.to_string())?;
     let flow = MessageFlow::new(model, book, config).map_err(|e| e.to_string())?;
     let mut source = open_wav(&file, true).map_err(|e| e.to_string())?;
 
@@ -106,19 +106,18 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut buf = vec![0.0f32; 1_600];
     let mut events = Vec::new();
     let mut sent = 0;
-    let mut report = |message: Option<ConfirmedMessage>, now: u64, events: &mut Vec<FlowEvent>| {
+    let mut handle = |message: Option<ConfirmedMessage>, now: u64, events: &mut Vec<FlowEvent>| {
         print_events(events, json);
         if let Some(message) = message {
             let at = now as f64 / 16_000.0;
             message.dispatch(|contact, name, audio| {
-                let secs = audio.len() as f64 / 16_000.0;
                 if json {
                     println!(
-                        "{{\"event\": \"dispatched\", \"time\": {at:.3}, \"recipient\": {}, \"contact_id\": {}, \"duration\": {secs:.3}}}",
-                        json_str(name),
-                        contact.0
+                        "{}",
+                        report::dispatched(now, contact, name, audio.len()).json()
                     );
                 } else {
+                    let secs = audio.len() as f64 / 16_000.0;
                     println!("{at:8.3}  DISPATCHED {secs:.1} s of audio to {name} ({contact})");
                 }
             });
@@ -135,13 +134,13 @@ fn run(cli: Cli) -> Result<(), String> {
             .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
             .collect();
         let confirmed = device.push(&pcm, &mut events).map_err(|e| e.to_string())?;
-        report(confirmed, device.flow().now(), &mut events);
+        handle(confirmed, device.flow().now(), &mut events);
     }
     // End of the recording: silence until the request in progress is decided.
     let confirmed = device
         .drain(16_000 * 30, &mut events)
         .map_err(|e| e.to_string())?;
-    report(confirmed, device.flow().now(), &mut events);
+    handle(confirmed, device.flow().now(), &mut events);
     let flow = device.flow();
     if audit {
         for entry in flow.gate().audit() {
@@ -154,105 +153,9 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// `s` as a JSON string literal (quotes and escapes included).
-fn json_str(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
 fn print_events(events: &mut Vec<FlowEvent>, json: bool) {
     for e in events.drain(..) {
-        let line = match &e {
-            FlowEvent::Wake { label, score, at } => (
-                *at,
-                "wake",
-                format!("\"label\": {}, \"score\": {score:.4}", json_str(label)),
-            ),
-            FlowEvent::Intent { score, at } => (*at, "intent", format!("\"score\": {score:.4}")),
-            FlowEvent::NameSegment { start, end } => (
-                *end,
-                "name",
-                format!(
-                    "\"start\": {:.3}, \"end\": {:.3}",
-                    *start as f64 / 16e3,
-                    *end as f64 / 16e3
-                ),
-            ),
-            FlowEvent::Answer {
-                yes,
-                no,
-                cancel,
-                start,
-                end,
-                scoring,
-            } => (
-                *start,
-                "answer",
-                format!(
-                    "\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}, \"end\": {:.3}, \"scoring\": \"{}\"",
-                    *end as f64 / 16e3,
-                    match scoring {
-                        AnswerScoring::KeywordModel => "keyword_model",
-                        _ => "speech_embedding",
-                    }
-                ),
-            ),
-            FlowEvent::Refused { at, error } => {
-                (*at, "refused", format!("\"error\": {}", json_str(error)))
-            }
-            FlowEvent::Gate { at, event } => match event {
-                GateEvent::ContactMatched {
-                    contact,
-                    name,
-                    score,
-                    margin,
-                    ..
-                } => (
-                    *at,
-                    "contact",
-                    format!(
-                        "\"contact\": {}, \"contact_id\": {}, \"score\": {score:.4}, \"margin\": {margin:.4}",
-                        json_str(name),
-                        contact.0
-                    ),
-                ),
-                GateEvent::Readback(r) => (
-                    *at,
-                    "readback",
-                    format!(
-                        "\"contact\": {}, \"prompt\": {}, \"duration\": {:.3}",
-                        json_str(&r.recipient_name),
-                        json_str(&r.prompt),
-                        r.duration_samples as f64 / 16e3
-                    ),
-                ),
-                GateEvent::AnswerAccepted { yes, margin } => (
-                    *at,
-                    "confirmed",
-                    format!("\"yes\": {yes:.4}, \"margin\": {margin:.4}"),
-                ),
-                GateEvent::Cancelled { reason } => (
-                    *at,
-                    "cancelled",
-                    format!("\"reason\": {}", json_str(&reason.to_string())),
-                ),
-                other => (
-                    *at,
-                    "gate",
-                    format!("\"detail\": {}", json_str(&format!("{other:?}"))),
-                ),
-            },
-            other => (
-                0,
-                "other",
-                format!("\"detail\": {}", json_str(&format!("{other:?}"))),
-            ),
-        };
-        let (at, kind, fields) = line;
-        let t = at as f64 / 16_000.0;
-        if json {
-            println!("{{\"event\": \"{kind}\", \"time\": {t:.3}, {fields}}}");
-        } else {
-            println!("{t:8.3}  {kind:<10} {}", fields.replace('"', ""));
-        }
+        let line = report::flow_event(&e);
+        println!("{}", if json { line.json() } else { line.text() });
     }
 }

@@ -38,6 +38,16 @@ pub enum Error {
         /// What went wrong.
         kind: WavError,
     },
+    /// The contact book refused an operation (enrolling, blocking, matching).
+    Contact(crate::contacts::ContactError),
+    /// A `CONTACTS.toml` file could not be used
+    /// ([`load_contacts`](crate::contacts_file::load_contacts)).
+    ContactsFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        kind: ContactsFileError,
+    },
 }
 
 impl fmt::Display for Error {
@@ -62,6 +72,8 @@ impl fmt::Display for Error {
             Error::Wav { path: None, kind } => write!(f, "WAV input: {kind}"),
             Error::Model(e) => write!(f, "model: {e}"),
             Error::Finished => write!(f, "stream already finished; reset it first"),
+            Error::Contact(e) => write!(f, "contacts: {e}"),
+            Error::ContactsFile { path, kind } => write!(f, "{}: {kind}", path.display()),
         }
     }
 }
@@ -72,6 +84,8 @@ impl std::error::Error for Error {
             Error::Config(e) => Some(e),
             Error::Wav { kind, .. } => Some(kind),
             Error::Model(e) => Some(e),
+            Error::Contact(e) => Some(e),
+            Error::ContactsFile { kind, .. } => Some(kind),
             Error::NonFiniteSample { .. } | Error::Shape { .. } | Error::Finished => None,
         }
     }
@@ -80,6 +94,12 @@ impl std::error::Error for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
+    }
+}
+
+impl From<crate::contacts::ContactError> for Error {
+    fn from(e: crate::contacts::ContactError) -> Self {
+        Error::Contact(e)
     }
 }
 
@@ -368,6 +388,67 @@ impl std::error::Error for WavError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             WavError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a `CONTACTS.toml` file was refused
+/// ([`load_contacts`](crate::contacts_file::load_contacts)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ContactsFileError {
+    /// The file could not be opened or read.
+    Io(std::io::Error),
+    /// The file is larger than [`MAX_CONTACTS_FILE_BYTES`](crate::contacts_file::MAX_CONTACTS_FILE_BYTES).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The file is not valid TOML or does not have the documented fields.
+    Parse(toml::de::Error),
+    /// The file has no `[[contact]]` entry.
+    NoContacts,
+    /// More entries than [`MAX_CONTACTS`](crate::contacts::MAX_CONTACTS).
+    TooManyContacts {
+        /// Entries in the file.
+        found: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// One contact could not be enrolled (a recording unreadable or without
+    /// speech, a duplicate name, too many recordings...).
+    Contact {
+        /// The contact's name as written in the file.
+        name: String,
+        /// Why.
+        error: Box<Error>,
+    },
+}
+
+impl fmt::Display for ContactsFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContactsFileError::Io(e) => write!(f, "cannot read: {e}"),
+            ContactsFileError::TooLarge { limit } => {
+                write!(f, "more than the limit of {limit} bytes")
+            }
+            ContactsFileError::Parse(e) => write!(f, "not a valid contacts file: {e}"),
+            ContactsFileError::NoContacts => write!(f, "no [[contact]] entries"),
+            ContactsFileError::TooManyContacts { found, limit } => {
+                write!(f, "{found} contacts, more than the limit of {limit}")
+            }
+            ContactsFileError::Contact { name, error } => write!(f, "contact {name:?}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ContactsFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ContactsFileError::Io(e) => Some(e),
+            ContactsFileError::Parse(e) => Some(e),
+            ContactsFileError::Contact { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }

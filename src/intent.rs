@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::answer::AnswerScorer;
-use crate::contacts::{ContactBook, FeatureSeq};
+use crate::contacts::{ContactBook, ContactError, FeatureSeq, MAX_ENROLLMENTS, MIN_ENROLLMENTS};
 use crate::detector::{Detection, Detector, DetectorConfig, DetectorSink};
 use crate::error::{Error, ModelError};
 use crate::features::{MfccPlan, mfcc};
@@ -300,7 +300,23 @@ pub fn enroll_from_wavs(
     recordings: &[impl AsRef<std::path::Path>],
     speech_rms: f32,
 ) -> Result<crate::contacts::ContactId, Error> {
-    let mut seqs = Vec::with_capacity(recordings.len());
+    // Refuse a count the book would refuse before reading any recording.
+    let count = recordings.len();
+    if count < MIN_ENROLLMENTS {
+        return Err(ContactError::TooFewEnrollments {
+            min: MIN_ENROLLMENTS,
+            found: count,
+        }
+        .into());
+    }
+    if count > MAX_ENROLLMENTS {
+        return Err(ContactError::TooManyEnrollments {
+            max: MAX_ENROLLMENTS,
+            found: count,
+        }
+        .into());
+    }
+    let mut seqs = Vec::with_capacity(count);
     for path in recordings {
         let path = path.as_ref();
         let options = crate::audio::WavOptions {
@@ -317,8 +333,7 @@ pub fn enroll_from_wavs(
         })?;
         seqs.push(seq);
     }
-    book.add(name, seqs)
-        .map_err(|e| ModelError::BadMetadata(format!("contact {name:?}: {e}")).into())
+    Ok(book.add(name, seqs)?)
 }
 
 impl MessageFlow {

@@ -20,6 +20,10 @@
 //!    way to obtain a recording for sending (dispatch).
 //! 9. [`audit`]: every decision with its scores and reasons, never audio.
 //!
+//! Around them: [`contacts_file`] enrolls a book from a `CONTACTS.toml`
+//! file, and [`report`] turns events into the JSON lines every front end
+//! (examples, C ABI, Python) prints.
+//!
 //! Off the data path, [`eval`] measures miss rate against false alarms per
 //! hour on labeled recordings (`examples/evaluate.rs`).
 //!
@@ -32,6 +36,7 @@ pub mod answer;
 pub mod audio;
 pub mod audit;
 pub mod contacts;
+pub mod contacts_file;
 pub mod detector;
 pub mod error;
 pub mod eval;
@@ -39,8 +44,9 @@ pub mod features;
 pub mod gate;
 pub mod intent;
 pub mod model;
+pub mod report;
 
-pub use error::{ConfigError, Error, ModelError, WavError};
+pub use error::{ConfigError, ContactsFileError, Error, ModelError, WavError};
 
 /// The sample rate every wakeguard model and preset expects, in Hz.
 pub const SAMPLE_RATE: u32 = 16_000;
