@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use wakeguard::audio::open_wav;
+use wakeguard::audio::{open_wav, pcm_i16_from_f32};
 use wakeguard::contacts::MatchConfig;
 use wakeguard::contacts_file::load_contacts;
 use wakeguard::features::MfccPlan;
@@ -105,6 +105,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut device = SimulatedDevice::new(flow);
     let mut buf = vec![0.0f32; 1_600];
     let mut events = Vec::new();
+    let mut pcm = Vec::with_capacity(buf.len());
     let mut sent = 0;
     let mut handle = |message: Option<ConfirmedMessage>, now: u64, events: &mut Vec<FlowEvent>| {
         print_events(events, json);
@@ -129,10 +130,7 @@ fn run(cli: Cli) -> Result<(), String> {
         if n == 0 {
             break;
         }
-        let pcm: Vec<i16> = buf[..n]
-            .iter()
-            .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-            .collect();
+        pcm_i16_from_f32(&buf[..n], &mut pcm).map_err(|e| e.to_string())?;
         let confirmed = device.push(&pcm, &mut events).map_err(|e| e.to_string())?;
         handle(confirmed, device.flow().now(), &mut events);
     }

@@ -28,13 +28,30 @@ impl Audio {
         self.samples.len() as f64 / self.sample_rate as f64
     }
 
-    /// The samples as `i16`, rounding and clipping to the int16 range.
+    /// The samples as `i16`, rounding and clipping to the int16 range
+    /// ([`f32_to_i16`]).
     pub fn to_i16(&self) -> Vec<i16> {
-        self.samples
-            .iter()
-            .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-            .collect()
+        self.samples.iter().map(|&s| f32_to_i16(s)).collect()
     }
+}
+
+/// One sample in `[-1.0, 1.0]` as `i16`: times 32768, rounded half away
+/// from zero, clipped to the int16 range. NaN becomes 0; check first with
+/// [`pcm_i16_from_f32`] where NaN must be refused.
+pub fn f32_to_i16(s: f32) -> i16 {
+    (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
+/// Converts a chunk of `f32` samples into `out` (cleared first) with
+/// [`f32_to_i16`]. A NaN or infinite sample rejects the whole chunk:
+/// [`Error::NonFiniteSample`] with its index, `out` left empty.
+pub fn pcm_i16_from_f32(samples: &[f32], out: &mut Vec<i16>) -> Result<(), Error> {
+    out.clear();
+    if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
+        return Err(Error::NonFiniteSample { index });
+    }
+    out.extend(samples.iter().map(|&s| f32_to_i16(s)));
+    Ok(())
 }
 
 /// Lowest sample rate [`WavOptions::resample`] converts from, Hz.
