@@ -3,7 +3,7 @@
  * each, as `cargo run --example detect -- --json FILE.wav` does.
  *
  *   cargo build --release -p wakeguard-ffi
- *   cc -O2 -I ffi examples/c/detect.c target/release/libwakeguard_c.a -lm -lpthread -ldl -o detect_c
+ *   cc -O2 -I ffi examples/c/detect.c target/release/libwakeguard_c.a -lm -lpthread -ldl -Wl,-z,noexecstack -o detect_c
  *   ./detect_c testdata/demo.wav
  */
 #include <stdio.h>

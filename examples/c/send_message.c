@@ -5,7 +5,7 @@
  * prints.
  *
  *   cargo build --release -p wakeguard-ffi
- *   cc -O2 -I ffi examples/c/send_message.c target/release/libwakeguard_c.a -lm -lpthread -ldl -o send_message_c
+ *   cc -O2 -I ffi examples/c/send_message.c target/release/libwakeguard_c.a -lm -lpthread -ldl -Wl,-z,noexecstack -o send_message_c
  *   ./send_message_c testdata/flows/m/contacts.toml testdata/flows/m/yes.wav
  *
  * The device's side is simulated as in the Rust example: each read-back
