@@ -10,10 +10,10 @@ profile="${1:-debug}"
 flag=""
 [ "$profile" = release ] && flag="--release"
 
-# `cargo test --no-run` builds the static library and the examples with the
-# features `cargo test` resolves, so after `cargo test` nothing is rebuilt
-# (a plain `cargo build --example` resolves other features and rebuilds tract).
-cargo test -q $flag --no-run
+# `--all-targets` resolves the features `cargo test` resolves, so after
+# `cargo test` only the static library and examples are linked (a plain
+# `cargo build --example` resolves other features and rebuilds tract).
+cargo build -q $flag --all-targets
 out="target/$profile/c-examples"
 mkdir -p "$out"
 for prog in detect send_message; do
