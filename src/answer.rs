@@ -406,7 +406,10 @@ impl AnswerScorer {
     /// Anything else (bytes that are not ONNX, other shapes, the models
     /// swapped) is an [`Error::Model`], never a panic.
     pub fn from_bytes(mel: &[u8], embedding: &[u8], head: &[u8]) -> Result<Self, Error> {
-        Self::with_models(&Arc::new(Models::load(mel, embedding, head)?))
+        let models = crate::model::catch_tract_panic("answer scorer", || {
+            Ok(Models::load(mel, embedding, head)?)
+        })?;
+        Self::with_models(&Arc::new(models))
     }
 
     /// Another scorer of the same models (planned once, shared), with its
@@ -433,7 +436,7 @@ impl AnswerScorer {
         let models = Models {
             mel: shared.mel.clone(),
             embedding: shared.embedding.clone(),
-            head: Models::load_head(head)?,
+            head: crate::model::catch_tract_panic("answer head", || Ok(Models::load_head(head)?))?,
         };
         Self::with_models(&Arc::new(models))
     }

@@ -214,6 +214,22 @@ impl fmt::Debug for KeywordModel {
     }
 }
 
+/// Runs `load`, turning a panic inside it (tract panics on some malformed
+/// graphs, found by `fuzz/fuzz_targets/model.rs`) into [`ModelError::Load`].
+pub(crate) fn catch_tract_panic<T>(
+    what: &str,
+    load: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(ModelError::Load(format!("{what}: malformed graph (tract panicked: {why})")).into())
+    })
+}
+
 fn load_error(e: impl fmt::Display) -> Error {
     ModelError::Load(format!("{e:#}")).into()
 }
@@ -234,7 +250,15 @@ impl KeywordModel {
 
     /// Load from ONNX bytes: parse, read and check the metadata, check the
     /// graph's input and output shapes against it, optimise once.
+    ///
+    /// A malformed graph that makes tract panic while parsing or optimising
+    /// is caught and returned as [`ModelError::Load`] (with `panic = "abort"`
+    /// it cannot be caught: load untrusted models in a process that unwinds).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        catch_tract_panic("keyword model", || Self::from_bytes_unguarded(bytes))
+    }
+
+    fn from_bytes_unguarded(bytes: &[u8]) -> Result<Self, Error> {
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_read(&mut &bytes[..])

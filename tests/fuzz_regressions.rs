@@ -1,0 +1,38 @@
+//! Inputs the fuzzers (`fuzz/`) found to crash, kept as tests (the way
+//! hound keeps its fuzz corpus). Each is rebuilt from a file in the
+//! repository and a few changed bytes, so that no large crash file is
+//! committed.
+
+use wakeguard::answer::AnswerScorer;
+use wakeguard::error::{Error, ModelError};
+use wakeguard::model::KeywordModel;
+
+fn patched(path: &str, patch: &[(usize, u8, u8)]) -> Vec<u8> {
+    let mut bytes =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    for &(at, was, now) in patch {
+        assert_eq!(
+            bytes[at], was,
+            "{path} changed: the patch no longer applies at {at}"
+        );
+        bytes[at] = now;
+    }
+    bytes
+}
+
+/// `fuzz/fuzz_targets/model.rs`, 2026-12-02, after 10 423 runs: one byte of
+/// the bundled model changed (a length inside a node's input list) made
+/// tract-onnx 0.23.9 panic in `ParsingContext::parse_graph` (a node input
+/// that names no known outlet). Now a `ModelError::Load`.
+#[test]
+fn model_whose_node_input_names_no_outlet_is_a_load_error() {
+    let bytes = patched("models/wakeguard_v1.onnx", &[(3_533, 24, 26)]);
+    match KeywordModel::from_bytes(&bytes) {
+        Err(Error::Model(ModelError::Load(why))) => {
+            assert!(why.contains("malformed graph"), "{why}")
+        }
+        other => panic!("expected a load error, got {other:?}"),
+    }
+    // The same bytes as the answer head: refused, not a panic.
+    assert!(AnswerScorer::with_head(&bytes).is_err());
+}
