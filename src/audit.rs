@@ -170,6 +170,14 @@ pub enum Decision {
         /// State it arrived in.
         state: GateStateKind,
     },
+    /// Audio of the stream was lost ([`Input::AudioLost`](crate::gate::Input::AudioLost));
+    /// a request in progress is cancelled next.
+    AudioLost {
+        /// Samples lost (at 16 kHz).
+        samples: u64,
+        /// State the gate was in.
+        state: GateStateKind,
+    },
     /// An invalid input was rejected (the request, if any, is cancelled).
     InputRejected {
         /// What was wrong.
@@ -286,6 +294,9 @@ impl fmt::Display for Decision {
             ),
             Self::InputIgnored { input, state } => {
                 write!(f, "ignored {input} input in state {state}")
+            }
+            Self::AudioLost { samples, state } => {
+                write!(f, "audio lost ({}) in state {state}", fmt_samples(*samples))
             }
             Self::InputRejected { error } => write!(f, "rejected input: {error}"),
         }

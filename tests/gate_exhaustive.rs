@@ -48,7 +48,7 @@
 //! and one at the boundary of each deadline that applies in the current state
 //! (intent window, name window, no-speech timeout, end silence, recording
 //! cap, read-back window, confirm window), block A / unblock A / remove A,
-//! user cancel, an invalid score (NaN) and a time going backwards. Every
+//! user cancel, audio lost (a capture overrun), an invalid score (NaN) and a time going backwards. Every
 //! input's time is derived from the abstract clock (which follows the audio
 //! stream) and its timing class, so times never go backwards except on
 //! purpose.
@@ -459,6 +459,8 @@ enum Letter {
     UnblockA,
     RemoveA,
     UserCancel,
+    /// Audio of the stream was lost (a capture overrun).
+    AudioLost,
     InvalidScore,
     TimeBackwards,
 }
@@ -482,6 +484,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
             L::IntentLow,
             L::IntentLate,
             L::UserCancel,
+            L::AudioLost,
             L::InvalidScore,
             L::TimeBackwards,
         ],
@@ -492,6 +495,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
             L::Name(Spoken::Blocked),
             L::NameLate,
             L::UserCancel,
+            L::AudioLost,
             L::InvalidScore,
             L::TimeBackwards,
         ],
@@ -499,6 +503,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
             L::Speech,
             L::Silence,
             L::UserCancel,
+            L::AudioLost,
             L::InvalidScore,
             L::TimeBackwards,
         ],
@@ -511,6 +516,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
             L::CancelWord,
             L::Unclear,
             L::UserCancel,
+            L::AudioLost,
             L::InvalidScore,
             L::TimeBackwards,
         ],
@@ -522,6 +528,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
             L::YesEarly,
             L::YesLate,
             L::UserCancel,
+            L::AudioLost,
             L::InvalidScore,
             L::TimeBackwards,
         ],
@@ -530,7 +537,7 @@ fn meaningful(kind: GateStateKind) -> &'static [Letter] {
 
 /// The inputs that are defined in every state (the others, late or early
 /// variants and ticks, only exist relative to a state's deadline).
-const EVERYWHERE: [Letter; 18] = [
+const EVERYWHERE: [Letter; 19] = [
     L::Wake,
     L::WakeLow,
     L::Intent,
@@ -545,6 +552,7 @@ const EVERYWHERE: [Letter; 18] = [
     L::CancelWord,
     L::Unclear,
     L::UserCancel,
+    L::AudioLost,
     L::InvalidScore,
     L::TimeBackwards,
     L::Speech,
@@ -580,6 +588,7 @@ enum Act {
     Answer([f32; 3], u64, u64),
     Tick(u64),
     Cancel(u64),
+    Lost(u64),
     Book(BookOp),
 }
 
@@ -803,6 +812,7 @@ impl Model {
             L::UnblockA => Act::Book(BookOp::Unblock),
             L::RemoveA => Act::Book(BookOp::Remove),
             L::UserCancel => Act::Cancel(c),
+            L::AudioLost => Act::Lost(c),
             L::InvalidScore => Act::Answer([f32::NAN, 0.0, 0.0], c, c),
             L::TimeBackwards => {
                 if self.now == 0 {
@@ -1052,6 +1062,8 @@ impl Model {
             (Act::Cancel(_), st) if st != MState::Idle => {
                 self.cancel("UserCancelled", &mut ev);
             }
+            // Audit only while idle; cancels a request in progress.
+            (Act::Lost(_), _) => self.cancel("AudioLost", &mut ev),
             (Act::Audio(..) | Act::Tick(_), _) => {}
             (act, _) => ev.push(Ev::Ignored(act_kind(act))),
         }
@@ -1140,7 +1152,8 @@ fn act_time(act: Act) -> u64 {
         | Act::Readback(at)
         | Act::Answer(_, _, at)
         | Act::Tick(at)
-        | Act::Cancel(at) => at,
+        | Act::Cancel(at)
+        | Act::Lost(at) => at,
         Act::Book(_) => unreachable!("book calls have no time"),
     }
 }
@@ -1155,6 +1168,7 @@ fn act_kind(act: Act) -> InputKind {
         Act::Answer(..) => InputKind::Answer,
         Act::Tick(_) => InputKind::Tick,
         Act::Cancel(_) => InputKind::Cancel,
+        Act::Lost(_) => InputKind::AudioLost,
         Act::Book(_) => unreachable!("book calls are not inputs"),
     }
 }
@@ -1179,6 +1193,7 @@ fn reason_name(r: &CancelReason) -> &'static str {
         CancelReason::AnsweredCancel => "AnsweredCancel",
         CancelReason::AnswerUnclear { .. } => "AnswerUnclear",
         CancelReason::UserCancelled => "UserCancelled",
+        CancelReason::AudioLost { .. } => "AudioLost",
         CancelReason::InvalidInput => "InvalidInput",
         _ => "unknown reason",
     }
@@ -1340,6 +1355,7 @@ fn input_of<'a>(s: &Setup, act: Act, audio: &'a [i16]) -> Input<'a> {
         },
         Act::Tick(at) => Input::Tick { at },
         Act::Cancel(at) => Input::Cancel { at },
+        Act::Lost(at) => Input::AudioLost { samples: 160, at },
         Act::Book(_) => unreachable!(),
     }
 }
@@ -1821,7 +1837,7 @@ impl Explorer<'_> {
 /// Every request path the state machine has, and how it can end.
 fn expected_paths() -> Vec<String> {
     let mut paths = Vec::new();
-    let common = ["UserCancelled", "InvalidInput"];
+    let common = ["UserCancelled", "AudioLost", "InvalidInput"];
     let mut add = |path: &str, ends: &[&str]| {
         for end in ends.iter().chain(&common) {
             paths.push(format!("{path}:{end}"));

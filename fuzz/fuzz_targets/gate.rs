@@ -33,6 +33,7 @@ enum Op {
     },
     Tick,
     Cancel,
+    AudioLost(u16),
     Block(u8),
     Unblock(u8),
     Remove(u8),
@@ -137,6 +138,10 @@ fuzz_target!(|steps: Vec<Step>| {
             }),
             Op::Tick => gate.handle(Input::Tick { at: now }),
             Op::Cancel => gate.handle(Input::Cancel { at: now }),
+            Op::AudioLost(n) => gate.handle(Input::AudioLost {
+                samples: u64::from(n),
+                at: now,
+            }),
             Op::Block(i) => {
                 let _ = gate.contacts_mut().block(ids[usize::from(i) % 3]);
                 continue;

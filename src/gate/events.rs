@@ -61,6 +61,12 @@ pub enum CancelReason {
     },
     /// The user or application cancelled.
     UserCancelled,
+    /// Audio of the stream was lost during the request ([`Input::AudioLost`](super::Input::AudioLost)):
+    /// a request with a hole in it is never sent.
+    AudioLost {
+        /// Samples lost (at 16 kHz).
+        samples: u64,
+    },
     /// An input was rejected (bad score, time going backwards, bad features).
     InvalidInput,
 }
@@ -95,6 +101,9 @@ impl fmt::Display for CancelReason {
                 "answer unclear (yes {yes:.3}, no {no:.3}, cancel {cancel:.3})"
             ),
             Self::UserCancelled => write!(f, "cancelled by user"),
+            Self::AudioLost { samples } => {
+                write!(f, "audio lost ({})", crate::audit::fmt_samples(*samples))
+            }
             Self::InvalidInput => write!(f, "invalid input"),
         }
     }

@@ -54,6 +54,8 @@ pub enum InputKind {
     Tick,
     /// [`Input::Cancel`].
     Cancel,
+    /// [`Input::AudioLost`].
+    AudioLost,
 }
 
 impl fmt::Display for InputKind {
@@ -67,6 +69,7 @@ impl fmt::Display for InputKind {
             Self::Answer => "answer",
             Self::Tick => "tick",
             Self::Cancel => "cancel",
+            Self::AudioLost => "audio-lost",
         })
     }
 }
@@ -133,6 +136,17 @@ pub enum Input<'a> {
         /// Time.
         at: u64,
     },
+    /// Audio of the stream was lost (an overrun of the capture ring, a
+    /// device error): the stream has a hole of about `samples` samples at 16
+    /// kHz before `at`. Always written to the audit log; a request in
+    /// progress is cancelled ([`CancelReason::AudioLost`](super::CancelReason::AudioLost)),
+    /// since its intent, name, recording or answer may have fallen into the hole.
+    AudioLost {
+        /// How many samples were lost (at 16 kHz; 0 if unknown).
+        samples: u64,
+        /// Time.
+        at: u64,
+    },
 }
 
 impl Input<'_> {
@@ -146,7 +160,8 @@ impl Input<'_> {
             | Self::ReadbackFinished { at }
             | Self::Answer { at, .. }
             | Self::Tick { at }
-            | Self::Cancel { at } => at,
+            | Self::Cancel { at }
+            | Self::AudioLost { at, .. } => at,
         }
     }
 
@@ -161,6 +176,7 @@ impl Input<'_> {
             Self::Answer { .. } => InputKind::Answer,
             Self::Tick { .. } => InputKind::Tick,
             Self::Cancel { .. } => InputKind::Cancel,
+            Self::AudioLost { .. } => InputKind::AudioLost,
         }
     }
 }
@@ -193,6 +209,9 @@ impl fmt::Debug for Input<'_> {
             ),
             Self::Tick { at } => write!(f, "Tick {{ at: {at} }}"),
             Self::Cancel { at } => write!(f, "Cancel {{ at: {at} }}"),
+            Self::AudioLost { samples, at } => {
+                write!(f, "AudioLost {{ samples: {samples}, at: {at} }}")
+            }
         }
     }
 }

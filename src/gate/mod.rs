@@ -381,6 +381,14 @@ impl Gate {
         self.handle(Input::Cancel { at })
     }
 
+    /// [`Input::AudioLost`].
+    ///
+    /// # Errors
+    /// As [`Gate::handle`].
+    pub fn audio_lost(&mut self, samples: u64, at: u64) -> Result<Step, Rejected> {
+        self.handle(Input::AudioLost { samples, at })
+    }
+
     fn validate(&self, input: &Input<'_>) -> Result<(), InputError> {
         match input {
             Input::Wake { score, .. } => check_score("wake", *score),
@@ -407,7 +415,8 @@ impl Gate {
             Input::Audio { .. }
             | Input::ReadbackFinished { .. }
             | Input::Tick { .. }
-            | Input::Cancel { .. } => Ok(()),
+            | Input::Cancel { .. }
+            | Input::AudioLost { .. } => Ok(()),
         }
     }
 
@@ -634,6 +643,11 @@ impl Gate {
             ) => return self.on_answer(yes, no, cancel, started_at, at, events),
             (Input::Cancel { .. }, state) if !matches!(state, GateState::Idle) => {
                 self.cancel_request(CancelReason::UserCancelled, at, events);
+            }
+            (Input::AudioLost { samples, .. }, state) => {
+                let state = state.kind();
+                self.audit.push(at, Decision::AudioLost { samples, state });
+                self.cancel_request(CancelReason::AudioLost { samples }, at, events);
             }
             _ => self.ignore(kind, at, events),
         }
