@@ -204,6 +204,7 @@ impl Plan {
                 )));
             }
         }
+        crate::model::check_graph_names(&proto).map_err(|e| load_error(&e))?;
         let mut model = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| load_error(&e))?;

@@ -214,6 +214,49 @@ impl fmt::Debug for KeywordModel {
     }
 }
 
+/// Checks what tract-onnx 0.23 would otherwise panic on while parsing: a
+/// graph output (of the model or of a subgraph) that names no input,
+/// initializer or node input or output of its graph (`parse_graph` indexes
+/// its outlet map with it). Found by `fuzz/fuzz_targets/model.rs`.
+pub(crate) fn check_graph_names(proto: &tract_onnx::pb::ModelProto) -> Result<(), ModelError> {
+    fn check(graph: &tract_onnx::pb::GraphProto, depth: usize) -> Result<(), ModelError> {
+        if depth > 16 {
+            return Err(ModelError::Load(
+                "subgraphs nested more than 16 deep".into(),
+            ));
+        }
+        let mut names: std::collections::HashSet<&str> = graph
+            .input
+            .iter()
+            .map(|i| i.name.as_str())
+            .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+            .collect();
+        for node in &graph.node {
+            names.extend(node.input.iter().chain(&node.output).map(String::as_str));
+            for attr in &node.attribute {
+                for sub in attr.g.iter().chain(&attr.graphs) {
+                    check(sub, depth + 1)?;
+                }
+            }
+        }
+        match graph
+            .output
+            .iter()
+            .find(|o| !names.contains(o.name.as_str()))
+        {
+            Some(o) => Err(ModelError::Load(format!(
+                "graph output {:?} is not produced by any node",
+                o.name
+            ))),
+            None => Ok(()),
+        }
+    }
+    match &proto.graph {
+        Some(graph) => check(graph, 0),
+        None => Ok(()),
+    }
+}
+
 /// Runs `load`, turning a panic inside it (tract panics on some malformed
 /// graphs, found by `fuzz/fuzz_targets/model.rs`) into [`ModelError::Load`].
 pub(crate) fn catch_tract_panic<T>(
@@ -274,6 +317,7 @@ impl KeywordModel {
         meta.validate()?;
         let n_features = meta.features.n_mfcc;
 
+        check_graph_names(&proto)?;
         let mut model = onnx.model_for_proto_model(&proto).map_err(load_error)?;
         let n_inputs = 1 + meta.state_shapes.len();
         if model.inputs.len() != n_inputs || model.outputs.len() != n_inputs {
