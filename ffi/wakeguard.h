@@ -83,8 +83,8 @@ typedef void (*WgDetectionFn)(void *user, const struct WgDetection *detection);
 // NUL-terminated and valid during the callback only.
 typedef struct WgFlowEvent {
   // The kind: `"wake"`, `"intent"`, `"name"`, `"contact"`,
-  // `"readback"`, `"answer"`, `"confirmed"`, `"cancelled"`, `"refused"`
-  // or `"gate"` (see the `report` module of the Rust crate).
+  // `"readback"`, `"answer"`, `"confirmed"`, `"cancelled"`, `"refused"`,
+  // `"audio_lost"` or `"gate"` (see the `report` module of the Rust crate).
   const char *kind;
   // Sample time of the event (16 kHz, from the stream's start).
   uint64_t time_sample;
@@ -296,6 +296,20 @@ int32_t wg_flow_readback_finished(struct WgFlow *flow,
 // # Safety
 // `flow` is a live handle.
 int32_t wg_flow_cancel(struct WgFlow *flow, WgFlowEventFn callback, void *user);
+
+// About `samples` samples (at 16 kHz; 0 if unknown) of the stream were
+// lost before the audio pushed next: the application's capture overran or
+// its driver reported an error. Written to the audit log; a request in
+// progress is cancelled (its audio wiped), since it has a hole. Events
+// (an `"audio_lost"` line, and the cancellation) go to `callback`. Call
+// it from the thread that pushes, never from the audio callback.
+//
+// # Safety
+// `flow` is a live handle.
+int32_t wg_flow_audio_lost(struct WgFlow *flow,
+                           uint64_t samples,
+                           WgFlowEventFn callback,
+                           void *user);
 
 // Hands the oldest confirmed message to `callback`, once, then wipes its
 // audio. [`WG_ERR_STATE`] if no confirmed message is waiting; the callback

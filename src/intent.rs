@@ -23,6 +23,8 @@ use crate::gate::{
 };
 use crate::model::KeywordModel;
 
+pub use crate::live::SimulatedDevice;
+
 /// Frame of the speech segmenter: 10 ms at 16 kHz.
 const SEG_FRAME: usize = 160;
 
@@ -167,6 +169,23 @@ pub enum FlowEvent {
         /// Why.
         error: String,
     },
+    /// Audio was lost before this point of the stream (a capture overrun,
+    /// see [`MessageFlow::audio_lost`]); a request in progress is cancelled
+    /// (the [`FlowEvent::Gate`] event that follows).
+    AudioLost {
+        /// Sample time (the stream position where the loss was noticed).
+        at: u64,
+        /// Samples lost (at 16 kHz).
+        samples: u64,
+    },
+    /// The application's voice could not present the read-back
+    /// ([`crate::live::Voice`]); the request is cancelled.
+    VoiceFailed {
+        /// Sample time.
+        at: u64,
+        /// Why.
+        error: String,
+    },
 }
 
 /// Cutting one utterance (name or answer) out of the stream.
@@ -184,8 +203,14 @@ enum Capture {
     /// seen. `from`: the first sample not yet scanned, on the stream's grid
     /// of 10 ms frames (a multiple of [`SEG_FRAME`]), so that where the
     /// answer is found does not depend on how the audio was chunked.
+    /// `opened`: where the answer window opened (nothing before it is ever
+    /// scored). `armed`: a quiet frame has been heard since; until then
+    /// speech is not an answer (it began before the window opened: the tail
+    /// of the device's own prompt, or an answer spoken over it).
     Answer {
         from: u64,
+        opened: u64,
+        armed: bool,
         speech: Option<(u64, u64)>,
         best: [f32; 3],
     },
@@ -431,6 +456,19 @@ impl MessageFlow {
         self.sync_capture();
     }
 
+    /// About `samples` samples of the stream were lost before the audio
+    /// pushed next (a capture overrun): written to the audit log, and the
+    /// request in progress, if any, is cancelled ([`Input::AudioLost`]).
+    /// The stream's clock does not move: [`MessageFlow::now`] counts the
+    /// samples pushed.
+    pub fn audio_lost(&mut self, samples: u64, events: &mut Vec<FlowEvent>) {
+        let at = self.now;
+        events.push(FlowEvent::AudioLost { at, samples });
+        let result = self.gate.handle(Input::AudioLost { samples, at });
+        let _ = self.absorb(at, result, events);
+        self.sync_capture();
+    }
+
     /// Process a chunk of 16 kHz mono PCM. Events are appended to `events`;
     /// a confirmed message, if this chunk completed one, is returned.
     pub fn push(
@@ -564,9 +602,22 @@ impl MessageFlow {
             }
             Capture::Answer {
                 from,
+                opened,
+                armed,
                 speech,
                 mut best,
             } => {
+                let (from, armed) = if armed { (from, true) } else { self.arm(from) };
+                if !armed {
+                    self.capture = Capture::Answer {
+                        from,
+                        opened,
+                        armed,
+                        speech,
+                        best,
+                    };
+                    return Ok(());
+                }
                 let (speech, done) = self.segment(from, speech, 0);
                 // No speech yet: the whole frames scanned need no second look.
                 let from = match speech {
@@ -586,7 +637,7 @@ impl MessageFlow {
                     let too_long = e - s > self.config.max_answer;
                     let tail_done = self.now >= e + self.config.answer_tail;
                     if too_long || (done && tail_done) {
-                        let (scores, scoring) = self.score_answer(s, e, best, too_long)?;
+                        let (scores, scoring) = self.score_answer(opened, s, e, best, too_long)?;
                         let [yes, no, cancel] = scores;
                         events.push(FlowEvent::Answer {
                             yes,
@@ -609,10 +660,34 @@ impl MessageFlow {
                         return Ok(());
                     }
                 }
-                self.capture = Capture::Answer { from, speech, best };
+                self.capture = Capture::Answer {
+                    from,
+                    opened,
+                    armed,
+                    speech,
+                    best,
+                };
             }
         }
         Ok(())
+    }
+
+    /// Scan whole 10 ms frames from `from` for the first quiet one. Returns
+    /// where scanning resumes (that frame, or the end of the whole frames
+    /// scanned) and whether one was found.
+    fn arm(&self, from: u64) -> (u64, bool) {
+        let pcm = self.history_range(from, self.now);
+        let base = from.max(self.history_start);
+        let speech_rms = f64::from(self.config.speech_rms);
+        let mut whole = 0;
+        for (i, frame) in pcm.chunks_exact(SEG_FRAME).enumerate() {
+            let t = base + (i * SEG_FRAME) as u64;
+            if frame_rms(frame) < speech_rms {
+                return (t, true);
+            }
+            whole = i + 1;
+        }
+        (base + (whole * SEG_FRAME) as u64, false)
     }
 
     /// The answer's three scores: the second stage's on the answer's audio
@@ -621,6 +696,7 @@ impl MessageFlow {
     /// answer, or one in which the second stage hears no speech, scores 0.
     fn score_answer(
         &mut self,
+        opened: u64,
         s: u64,
         e: u64,
         best: [f32; 3],
@@ -634,7 +710,8 @@ impl MessageFlow {
             return Ok(([0.0; 3], AnswerScoring::SpeechEmbedding));
         }
         let pad = crate::answer::PAD as u64;
-        let pcm = self.history_range(s.saturating_sub(pad), e + pad);
+        // Never audio from before the window opened (the device's prompt).
+        let pcm = self.history_range(s.saturating_sub(pad).max(opened), e + pad);
         let scores = match self.answer_scorer.as_mut() {
             Some(scorer) => scorer.score(&pcm)?,
             None => None,
@@ -716,9 +793,13 @@ impl MessageFlow {
         match (self.gate.state(), &self.capture) {
             (GateStateKind::AwaitingAnswer, Capture::Off) => {
                 // From the first whole 10 ms frame after the read-back
-                // finished: the device's own prompt is never scored.
+                // finished: the device's own prompt is never scored, and
+                // speech already under way then is not an answer.
+                let from = self.now.div_ceil(SEG_FRAME as u64) * SEG_FRAME as u64;
                 self.capture = Capture::Answer {
-                    from: self.now.div_ceil(SEG_FRAME as u64) * SEG_FRAME as u64,
+                    from,
+                    opened: from,
+                    armed: false,
                     speech: None,
                     best: [0.0; 3],
                 };
@@ -812,75 +893,4 @@ pub fn answer_scores(detector: &mut Detector, pcm: &[i16]) -> Result<[f32; 3], E
 /// (33 characters) takes 2.45 s.
 pub fn spoken_duration(prompt: &str) -> u64 {
     4_800 + 1_040 * prompt.chars().count() as u64
-}
-
-/// A recording standing in for the microphone, with the device's side of
-/// the conversation simulated: each read-back prompt is "spoken" for
-/// [`spoken_duration`] and then reported finished. Used by the
-/// `send_message` example and the flow tests.
-#[derive(Debug)]
-pub struct SimulatedDevice {
-    flow: MessageFlow,
-    readback_due: Option<u64>,
-}
-
-impl SimulatedDevice {
-    /// Wrap a flow.
-    pub fn new(flow: MessageFlow) -> Self {
-        SimulatedDevice {
-            flow,
-            readback_due: None,
-        }
-    }
-
-    /// The flow.
-    pub fn flow(&self) -> &MessageFlow {
-        &self.flow
-    }
-
-    /// The flow, mutably (e.g. to block a contact mid-request).
-    pub fn flow_mut(&mut self) -> &mut MessageFlow {
-        &mut self.flow
-    }
-
-    /// Push microphone audio; returns a confirmed message if one completed.
-    pub fn push(
-        &mut self,
-        pcm: &[i16],
-        events: &mut Vec<FlowEvent>,
-    ) -> Result<Option<ConfirmedMessage>, Error> {
-        let seen = events.len();
-        let mut confirmed = self.flow.push(pcm, events)?;
-        for e in &events[seen..] {
-            if let FlowEvent::Gate {
-                at,
-                event: GateEvent::Readback(r),
-            } = e
-            {
-                self.readback_due = Some(at + spoken_duration(&r.prompt));
-            }
-        }
-        if self.readback_due.is_some_and(|due| self.flow.now() >= due) {
-            self.readback_due = None;
-            keep(&mut confirmed, self.flow.readback_finished(events));
-        }
-        Ok(confirmed)
-    }
-
-    /// End of the recording: feed digital silence (at most `max_samples`)
-    /// until the request in progress, if any, has been decided.
-    pub fn drain(
-        &mut self,
-        max_samples: u64,
-        events: &mut Vec<FlowEvent>,
-    ) -> Result<Option<ConfirmedMessage>, Error> {
-        let silence = [0i16; 1_600];
-        let mut fed = 0;
-        let mut confirmed = None;
-        while self.flow.gate().state() != GateStateKind::Idle && fed < max_samples {
-            keep(&mut confirmed, self.push(&silence, events)?);
-            fed += silence.len() as u64;
-        }
-        Ok(confirmed)
-    }
 }

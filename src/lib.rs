@@ -20,6 +20,10 @@
 //!    way to obtain a recording for sending (dispatch).
 //! 9. [`audit`]: every decision with its scores and reasons, never audio.
 //!
+//! Before and after them, [`live`]: a live microphone (lock-free capture
+//! ring, any rate and channel count to 16 kHz mono; cpal behind the `cpal`
+//! feature) and the device's voice speaking the read-back.
+//!
 //! Around them: [`contacts_file`] enrolls a book from a `CONTACTS.toml`
 //! file, and [`report`] turns events into the JSON lines every front end
 //! (examples, C ABI, Python) prints.
@@ -43,6 +47,7 @@ pub mod eval;
 pub mod features;
 pub mod gate;
 pub mod intent;
+pub mod live;
 pub mod model;
 pub mod report;
 

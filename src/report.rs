@@ -18,6 +18,8 @@
 //! | `confirmed` | `yes`, `margin` |
 //! | `cancelled` | `reason` |
 //! | `refused` | `error` |
+//! | `audio_lost` | `samples` (lost, at 16 kHz) |
+//! | `voice_failed` | `error` (the read-back could not be presented) |
 //! | `gate` | `detail` (any other gate decision, in Rust debug notation) |
 //! | `dispatched` | `recipient`, `contact_id`, `duration` (seconds) |
 //!
@@ -113,6 +115,14 @@ pub fn flow_event(event: &FlowEvent) -> EventLine {
         FlowEvent::Refused { at, error } => {
             (*at, "refused", format!("\"error\": {}", json_str(error)))
         }
+        FlowEvent::AudioLost { at, samples } => {
+            (*at, "audio_lost", format!("\"samples\": {samples}"))
+        }
+        FlowEvent::VoiceFailed { at, error } => (
+            *at,
+            "voice_failed",
+            format!("\"error\": {}", json_str(error)),
+        ),
         FlowEvent::Gate { at, event } => {
             let (kind, fields) = gate_event(event);
             (*at, kind, fields)

@@ -13,7 +13,8 @@ flag=""
 # `--all-targets` resolves the features `cargo test` resolves, so after
 # `cargo test` only the static library and examples are linked (a plain
 # `cargo build --example` resolves other features and rebuilds tract).
-cargo build -q $flag --all-targets
+# WAKEGUARD_FEATURES: the features the tests were built with (.ci/run: cpal).
+cargo build -q $flag --all-targets ${WAKEGUARD_FEATURES:+--features "$WAKEGUARD_FEATURES"}
 out="target/$profile/c-examples"
 mkdir -p "$out"
 for prog in detect send_message; do

@@ -547,8 +547,8 @@ pub unsafe extern "C" fn wg_detector_free(detector: *mut WgDetector) {
 #[repr(C)]
 pub struct WgFlowEvent {
     /// The kind: `"wake"`, `"intent"`, `"name"`, `"contact"`,
-    /// `"readback"`, `"answer"`, `"confirmed"`, `"cancelled"`, `"refused"`
-    /// or `"gate"` (see the `report` module of the Rust crate).
+    /// `"readback"`, `"answer"`, `"confirmed"`, `"cancelled"`, `"refused"`,
+    /// `"audio_lost"` or `"gate"` (see the `report` module of the Rust crate).
     pub kind: *const c_char,
     /// Sample time of the event (16 kHz, from the stream's start).
     pub time_sample: u64,
@@ -764,6 +764,31 @@ pub unsafe extern "C" fn wg_flow_cancel(
         // SAFETY: the caller's contract.
         let f = unsafe { handle(flow, "flow") }?;
         f.flow.cancel(&mut f.events);
+        deliver_flow(&mut f.events, callback, user);
+        Ok(())
+    })
+}
+
+/// About `samples` samples (at 16 kHz; 0 if unknown) of the stream were
+/// lost before the audio pushed next: the application's capture overran or
+/// its driver reported an error. Written to the audit log; a request in
+/// progress is cancelled (its audio wiped), since it has a hole. Events
+/// (an `"audio_lost"` line, and the cancellation) go to `callback`. Call
+/// it from the thread that pushes, never from the audio callback.
+///
+/// # Safety
+/// `flow` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wg_flow_audio_lost(
+    flow: *mut WgFlow,
+    samples: u64,
+    callback: WgFlowEventFn,
+    user: *mut c_void,
+) -> i32 {
+    guard(|| {
+        // SAFETY: the caller's contract.
+        let f = unsafe { handle(flow, "flow") }?;
+        f.flow.audio_lost(samples, &mut f.events);
         deliver_flow(&mut f.events, callback, user);
         Ok(())
     })

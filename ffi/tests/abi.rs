@@ -221,7 +221,9 @@ fn serde_label(line: &str) -> String {
         .to_string()
 }
 
-fn flow_over(contacts: &str, wav: &str, seen: &mut Seen) -> usize {
+/// Plays `wav` through a flow; with `lose_at_readback`, reports 4 800
+/// samples lost as soon as the read-back is issued.
+fn flow_over(contacts: &str, wav: &str, seen: &mut Seen, lose_at_readback: bool) -> usize {
     let audio = read_wav(wav);
     let contacts = cstr(contacts);
     let mut flow = ptr::null_mut();
@@ -257,6 +259,13 @@ fn flow_over(contacts: &str, wav: &str, seen: &mut Seen) -> usize {
             );
             if let Some((at, prompt)) = (&*user.cast::<Seen>()).prompts.get(before) {
                 due = Some(at + wg_spoken_duration(cstr(prompt).as_ptr()));
+                if lose_at_readback {
+                    assert_eq!(wg_flow_audio_lost(flow, 4_800, Some(on_event), user), WG_OK);
+                    assert_eq!(
+                        wg_flow_audio_lost(ptr::null_mut(), 1, Some(on_event), user),
+                        WG_ERR_NULL
+                    );
+                }
             }
             let mut now = 0;
             assert_eq!(wg_flow_now(flow, &mut now), WG_OK);
@@ -293,7 +302,8 @@ fn a_yes_flow_dispatches_once_and_a_no_flow_never() {
         flow_over(
             "../testdata/flows/m/contacts.toml",
             "../testdata/flows/m/yes.wav",
-            &mut yes
+            &mut yes,
+            false
         ),
         1
     );
@@ -318,7 +328,7 @@ fn a_yes_flow_dispatches_once_and_a_no_flow_never() {
             continue;
         }
         assert_eq!(
-            flow_over("../testdata/flows/m/contacts.toml", &wav, &mut seen),
+            flow_over("../testdata/flows/m/contacts.toml", &wav, &mut seen, false),
             0,
             "{refused}"
         );
@@ -330,6 +340,31 @@ fn a_yes_flow_dispatches_once_and_a_no_flow_never() {
             "{refused}"
         );
     }
+}
+
+#[test]
+fn audio_lost_during_a_request_cancels_it() {
+    let mut seen = Seen::default();
+    let n = flow_over(
+        "../testdata/flows/m/contacts.toml",
+        "../testdata/flows/m/yes.wav",
+        &mut seen,
+        true,
+    );
+    assert_eq!(n, 0);
+    assert!(seen.dispatched.is_empty());
+    assert!(
+        seen.json
+            .iter()
+            .any(|l| l.starts_with("{\"event\": \"audio_lost\"") && l.contains("\"samples\": 4800"))
+    );
+    assert!(
+        seen.json
+            .iter()
+            .any(|l| l.contains("\"reason\": \"audio lost (0.300s)\"")),
+        "{:?}",
+        seen.json
+    );
 }
 
 #[test]

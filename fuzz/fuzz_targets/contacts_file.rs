@@ -26,7 +26,8 @@ fn plan() -> &'static Arc<MfccPlan> {
 fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("wakeguard-fuzz-contacts-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("wakeguard-fuzz-contacts-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("temp dir");
         d
     })

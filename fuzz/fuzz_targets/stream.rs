@@ -15,10 +15,16 @@ use wakeguard::model::KeywordModel;
 
 #[derive(Arbitrary, Debug)]
 enum Chunk {
-    I16 { seed: u64, len: u16, amp: i16 },
+    I16 {
+        seed: u64,
+        len: u16,
+        amp: i16,
+    },
     F32(Vec<f32>),
     Raw(Vec<i16>),
     ReadbackFinished,
+    /// A capture overrun: samples lost before the next chunk.
+    Lost(u16),
 }
 
 fn model() -> Arc<KeywordModel> {
@@ -58,6 +64,12 @@ fuzz_target!(|chunks: Vec<Chunk>| {
                 if v.iter().any(|s| !s.is_finite()) {
                     assert!(r.is_err());
                 }
+                continue;
+            }
+            Chunk::Lost(n) => {
+                flow.audio_lost(u64::from(n), &mut events);
+                assert_eq!(flow.gate().buffered_audio_samples(), 0);
+                assert_eq!(flow.gate().state(), wakeguard::gate::GateStateKind::Idle);
                 continue;
             }
             Chunk::ReadbackFinished => {

@@ -420,6 +420,23 @@ impl MessageFlow {
         json_dicts(py, lines)
     }
 
+    /// About `samples` samples (16 kHz; 0 if unknown) of the stream were lost
+    /// before the audio pushed next (a capture overrun): audited, and the
+    /// request in progress is cancelled. Returns the events.
+    fn audio_lost<'py>(&self, py: Python<'py>, samples: u64) -> PyResult<Bound<'py, PyList>> {
+        let lines = py.detach(|| {
+            let mut st = lock(&self.state)?;
+            let st = &mut *st;
+            let (device, events) = (&mut st.device, &mut st.events);
+            match device {
+                Device::Live(f) => f.audio_lost(samples, events),
+                Device::Simulated(d) => d.audio_lost(samples, events),
+            }
+            st.settle(Ok(None))
+        })?;
+        json_dicts(py, lines)
+    }
+
     /// End of a recording (simulate_readback=True only): digital silence,
     /// at most max_seconds, until the request in progress is decided, as
     /// send_message does. Returns the events.

@@ -216,3 +216,24 @@ def test_manual_readback_and_contacts_from_pcm():
     with pytest.raises(wakeguard.ContactsError):
         flow.remove_contact(cid)
     assert any("confirmed" in line or "accepted" in line for line in flow.audit())
+
+
+def test_audio_lost_cancels_the_request_in_progress():
+    m = TESTDATA / "flows" / "m"
+    flow = wakeguard.MessageFlow(m / "contacts.toml", simulate_readback=True)
+    # While idle: audited, nothing cancelled.
+    events = flow.audio_lost(160)
+    assert [e["event"] for e in events] == ["audio_lost"] and events[0]["samples"] == 160
+    audio = wakeguard.read_wav(m / "yes.wav")
+    events = []
+    lost = False
+    for at in range(0, len(audio), 1600):
+        events += flow.push(audio[at : at + 1600])
+        if not lost and any(e["event"] == "readback" for e in events):
+            events += flow.audio_lost(4800)
+            lost = True
+    events += flow.drain()
+    assert lost
+    assert [e["reason"] for e in events if e["event"] == "cancelled"] == ["audio lost (0.300s)"]
+    assert flow.pending == 0 and not flow.busy
+    assert any("audio lost" in line for line in flow.audit())

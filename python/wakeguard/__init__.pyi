@@ -122,6 +122,9 @@ class MessageFlow:
         request in progress is decided."""
     def cancel(self) -> list[dict[str, Any]]:
         """Cancel the request in progress; its audio is wiped."""
+    def audio_lost(self, samples: int) -> list[dict[str, Any]]:
+        """About `samples` samples (16 kHz) were lost before the next push (a
+        capture overrun): audited; a request in progress is cancelled."""
     @property
     def pending(self) -> int:
         """Confirmed messages waiting for dispatch()."""

@@ -31,8 +31,14 @@ pub fn flows_dir(voice: &str) -> PathBuf {
         .join(voice)
 }
 
-/// The flow with the default configuration and VOICE's contacts.
+/// The simulated device over [`flow`].
+#[allow(dead_code)] // not every test crate that shares this module uses it
 pub fn device(voice: &str) -> SimulatedDevice {
+    SimulatedDevice::new(flow(voice))
+}
+
+/// The flow with the default configuration and VOICE's contacts.
+pub fn flow(voice: &str) -> MessageFlow {
     let model = Arc::new(KeywordModel::embedded().unwrap());
     let plan = Arc::new(MfccPlan::new(model.metadata().front_end().unwrap()).unwrap());
     let config = FlowConfig::default();
@@ -47,5 +53,5 @@ pub fn device(voice: &str) -> SimulatedDevice {
             book.block(id).unwrap();
         }
     }
-    SimulatedDevice::new(MessageFlow::new(model, book, config).unwrap())
+    MessageFlow::new(model, book, config).unwrap()
 }
