@@ -608,17 +608,12 @@ impl MessageFlow {
                 mut best,
             } => {
                 let (from, armed) = if armed { (from, true) } else { self.arm(from) };
-                if !armed {
-                    self.capture = Capture::Answer {
-                        from,
-                        opened,
-                        armed,
-                        speech,
-                        best,
-                    };
-                    return Ok(());
-                }
-                let (speech, done) = self.segment(from, speech, 0);
+                // Until armed there is no answer yet (and `speech` is None).
+                let (speech, done) = if armed {
+                    self.segment(from, speech, 0)
+                } else {
+                    (speech, false)
+                };
                 // No speech yet: the whole frames scanned need no second look.
                 let from = match speech {
                     None if self.now > from => {
@@ -842,7 +837,7 @@ impl MessageFlow {
     }
 }
 
-fn keep(slot: &mut Option<ConfirmedMessage>, new: Option<ConfirmedMessage>) {
+pub(crate) fn keep(slot: &mut Option<ConfirmedMessage>, new: Option<ConfirmedMessage>) {
     if slot.is_none() {
         *slot = new;
     }

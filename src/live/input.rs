@@ -75,8 +75,6 @@ pub struct LiveInput {
     rate: Rate,
     device_rate: u32,
     hop: usize,
-    /// Frames read from the ring, interleaved.
-    raw: Vec<f32>,
     /// 16 kHz samples not yet handed out; the first `served` were handed out.
     ready: Vec<i16>,
     served: usize,
@@ -127,7 +125,6 @@ impl LiveInput {
         // Room for one read's worth of output on top of a hop not yet served.
         let ready_cap = hop + READ_FRAMES * SAMPLE_RATE as usize / device_rate as usize + 2 * 4_096;
         Ok(LiveInput {
-            raw: Vec::with_capacity(READ_FRAMES * capture.channels),
             capture,
             rate,
             device_rate,
@@ -225,15 +222,13 @@ impl LiveInput {
         let Ok(chunk) = self.capture.ring.read_chunk(frames * channels) else {
             return 0;
         };
-        self.raw.clear();
+        // Both parts hold whole frames: the ring's capacity and every write
+        // are whole frames.
         let (a, b) = chunk.as_slices();
-        self.raw.extend_from_slice(a);
-        self.raw.extend_from_slice(b);
-        chunk.commit_all();
         let scale = 1.0 / channels as f32;
-        let mono = self
-            .raw
+        let mono = a
             .chunks_exact(channels)
+            .chain(b.chunks_exact(channels))
             .map(|f| f.iter().sum::<f32>() * scale);
         match &mut self.rate {
             Rate::Native => self.ready.extend(mono.map(f32_to_i16)),
@@ -265,6 +260,7 @@ impl LiveInput {
                 pending.drain(..used);
             }
         }
+        chunk.commit_all();
         frames
     }
 }

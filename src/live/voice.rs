@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::error::Error;
 use crate::gate::{ConfirmedMessage, GateEvent, GateStateKind};
-use crate::intent::{FlowEvent, MessageFlow, spoken_duration};
+use crate::intent::{FlowEvent, MessageFlow, keep, spoken_duration};
 
 /// Echo guard of [`Conversation::with_voice`] when the application has no
 /// better figure: 0.3 s (4 800 samples) after the voice reports the prompt
@@ -292,11 +292,5 @@ impl<V: Voice> Conversation<V> {
             self.voice.stop();
             self.prompt = Prompt::Quiet;
         }
-    }
-}
-
-fn keep(slot: &mut Option<ConfirmedMessage>, new: Option<ConfirmedMessage>) {
-    if slot.is_none() {
-        *slot = new;
     }
 }
