@@ -15,11 +15,15 @@ flag=""
 # `cargo build --example` resolves other features and rebuilds tract).
 # WAKEGUARD_FEATURES: the features the tests were built with (.ci/run: cpal).
 cargo build -q $flag --all-targets ${WAKEGUARD_FEATURES:+--features "$WAKEGUARD_FEATURES"}
+# With `cpal` unified in, the static library also holds cpal's ALSA backend,
+# which links against libasound.
+extra_libs=""
+case "${WAKEGUARD_FEATURES:-}" in *cpal*) extra_libs="$(pkg-config --libs alsa)" ;; esac
 out="target/$profile/c-examples"
 mkdir -p "$out"
 for prog in detect send_message; do
     cc -O2 -g -Wall -Wextra -Werror -std=c11 -I ffi "examples/c/$prog.c" \
-        "target/$profile/libwakeguard_c.a" -lm -lpthread -ldl -Wl,-z,noexecstack -o "$out/$prog"
+        "target/$profile/libwakeguard_c.a" $extra_libs -lm -lpthread -ldl -Wl,-z,noexecstack -o "$out/$prog"
 done
 
 compare() {  # compare NAME RUST_CMD... -- C_CMD...
