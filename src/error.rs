@@ -241,6 +241,30 @@ pub enum ConfigError {
     },
     /// The ring buffer must hold at least one frame.
     RingCapacity,
+    /// A duration option (in samples at 16 kHz) of a
+    /// [`FlowConfig`](crate::intent::FlowConfig) is outside its range.
+    DurationOutOfRange {
+        /// The option's field name.
+        field: &'static str,
+        /// The value given, in samples.
+        found: u64,
+        /// The smallest value allowed, in samples.
+        min: u64,
+        /// The largest value allowed, in samples.
+        max: u64,
+    },
+    /// A level option (RMS in int16 units) is outside `(0, 32768]`.
+    LevelOutOfRange {
+        /// The option's field name.
+        field: &'static str,
+        /// The value given.
+        found: f32,
+    },
+    /// [`FlowConfig::wake_labels`](crate::intent::FlowConfig::wake_labels)
+    /// is empty: no request could ever start.
+    NoWakeLabels,
+    /// The gate's [`GateConfig`](crate::gate::GateConfig) failed validation.
+    Gate(crate::gate::GateConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -293,11 +317,32 @@ impl fmt::Display for ConfigError {
                 write!(f, "log floor {found} must be positive and finite")
             }
             ConfigError::RingCapacity => write!(f, "ring buffer capacity must be at least 1 frame"),
+            ConfigError::DurationOutOfRange {
+                field,
+                found,
+                min,
+                max,
+            } => write!(
+                f,
+                "`{field}` of {found} samples is outside {min}..={max} samples"
+            ),
+            ConfigError::LevelOutOfRange { field, found } => {
+                write!(f, "`{field}` of {found} is outside (0, 32768]")
+            }
+            ConfigError::NoWakeLabels => write!(f, "`wake_labels` is empty"),
+            ConfigError::Gate(e) => write!(f, "gate: {e}"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Gate(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Why a WAV input was refused.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::answer::AnswerScorer;
 use crate::contacts::{ContactBook, ContactError, FeatureSeq, MAX_ENROLLMENTS, MIN_ENROLLMENTS};
 use crate::detector::{Detection, Detector, DetectorConfig, DetectorSink};
-use crate::error::{Error, ModelError};
+use crate::error::{ConfigError, Error, ModelError};
 use crate::features::{MfccPlan, mfcc};
 use crate::gate::{
     ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, frame_rms,
@@ -32,36 +32,91 @@ const SEG_FRAME: usize = 160;
 /// live in [`GateConfig`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowConfig {
-    /// Labels that count as the wake word. Default: the six wake words of
-    /// the bundled model.
+    /// Labels that count as the wake word; at least one, each a label of
+    /// the model. Default: the six wake words of the bundled model.
     pub wake_labels: Vec<String>,
     /// The gate's thresholds and windows. Default: [`GateConfig::default`].
     pub gate: GateConfig,
     /// Detector options. Default: [`DetectorConfig::default`].
     pub detector: DetectorConfig,
     /// RMS (int16 units) of a 10 ms frame above which it counts as speech
-    /// when cutting out the name and the answer. Default: 400.0 (about -38 dBFS).
+    /// when cutting out the name and the answer. Range: `(0, 32768]`.
+    /// Default: 400.0 (about -38 dBFS).
     pub speech_rms: f32,
-    /// A pause this long ends the spoken name or the answer. Default: 0.35 s.
+    /// A pause this long ends the spoken name or the answer. Range:
+    /// 10 ms to 5 s. Default: 0.35 s.
     pub segment_pause: u64,
-    /// The name is cut at this length. Default: 1.5 s.
+    /// The name is cut at this length. Range: 0.1 s to 10 s. Default: 1.5 s.
     pub max_name: u64,
     /// A pause ends the name only once this much of it (from its first
     /// speech frame) has been heard, so that the tail of "to" followed by a
-    /// pause is not taken for the name. Default: 0.25 s.
+    /// pause is not taken for the name. Range: 0 to `max_name`.
+    /// Default: 0.25 s.
     pub min_name: u64,
     /// Posteriors are still read this long after the answer's last speech
-    /// frame (the network fires at the end of a word). Default: 0.4 s.
+    /// frame (the network fires at the end of a word). Range: 0 to 2 s.
+    /// Default: 0.4 s.
     pub answer_tail: u64,
     /// What reads the answer after the read-back. Default:
     /// [`AnswerScoring::SpeechEmbedding`].
     pub answer_scoring: AnswerScoring,
     /// An answer utterance with more speech than this (from its first to
     /// its last speech frame) is not a clear answer: it is handed to the
-    /// gate as unclear, which cancels the request. Default: 1.7 s. (The
+    /// gate as unclear, which cancels the request. Range: 0.1 s to 10 s.
+    /// Default: 1.7 s. (The
     /// second stage reads at most [`crate::answer::MAX_CUT`] samples of an
     /// answer, about its first 1.6 s of speech.)
     pub max_answer: u64,
+}
+
+/// 10 ms at 16 kHz, the unit of the duration limits below.
+const MS10: u64 = 160;
+
+/// The ranges [`FlowConfig::validate`] enforces, in samples at 16 kHz:
+/// `(field, value, min, max)`.
+fn duration_ranges(c: &FlowConfig) -> [(&'static str, u64, u64, u64); 6] {
+    [
+        ("segment_pause", c.segment_pause, MS10, 500 * MS10),
+        ("max_name", c.max_name, 10 * MS10, 1_000 * MS10),
+        ("min_name", c.min_name, 0, c.max_name),
+        ("answer_tail", c.answer_tail, 0, 200 * MS10),
+        ("max_answer", c.max_answer, 10 * MS10, 1_000 * MS10),
+        // The flow keeps the name window's audio to cut the name from it.
+        ("gate.name_window", c.gate.name_window, 1, 6_000 * MS10),
+    ]
+}
+
+impl FlowConfig {
+    /// Checks every option: the ranges given with each field (durations in
+    /// samples at 16 kHz; `gate.name_window` at most 60 s, since the flow
+    /// keeps that much audio), at least one wake label, and the gate's own
+    /// [`GateConfig::validate`]. The detector's options are checked by
+    /// [`Detector::new`], the labels against the model by [`MessageFlow::new`].
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.wake_labels.is_empty() {
+            return Err(ConfigError::NoWakeLabels);
+        }
+        if !(self.speech_rms.is_finite() && self.speech_rms > 0.0 && self.speech_rms <= 32768.0) {
+            return Err(ConfigError::LevelOutOfRange {
+                field: "speech_rms",
+                found: self.speech_rms,
+            });
+        }
+        for (field, found, min, max) in duration_ranges(self) {
+            if !(min..=max).contains(&found) {
+                return Err(ConfigError::DurationOutOfRange {
+                    field,
+                    found,
+                    min,
+                    max,
+                });
+            }
+        }
+        self.gate.validate().map_err(ConfigError::Gate)
+    }
 }
 
 /// What reads the answer after the read-back.
@@ -363,11 +418,18 @@ pub fn enroll_from_wavs(
 
 impl MessageFlow {
     /// A flow over `model` with `contacts` enrolled.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `config` fails [`FlowConfig::validate`] or the
+    /// detector's options are invalid; [`Error::Model`] when the model lacks
+    /// a wake label, `send_message`, `yes`, `no` or `cancel`, or the answer
+    /// scorer cannot be loaded.
     pub fn new(
         model: Arc<KeywordModel>,
         contacts: ContactBook,
         config: FlowConfig,
     ) -> Result<Self, Error> {
+        config.validate()?;
         let meta = model.metadata();
         let wake = meta
             .labels
@@ -385,8 +447,7 @@ impl MessageFlow {
         ];
         let plan = Arc::new(MfccPlan::new(meta.front_end()?)?);
         let detector = Detector::new(model, config.detector.clone())?;
-        let gate = Gate::new(config.gate, contacts)
-            .map_err(|e| ModelError::BadMetadata(format!("gate configuration: {e}")))?;
+        let gate = Gate::new(config.gate, contacts).map_err(ConfigError::Gate)?;
         let answer_scorer = match config.answer_scoring {
             AnswerScoring::SpeechEmbedding => Some(AnswerScorer::shared_embedded()?),
             AnswerScoring::KeywordModel => None,
