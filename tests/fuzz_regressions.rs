@@ -45,3 +45,20 @@ fn model_whose_graph_output_names_no_outlet_is_a_load_error() {
         assert!(AnswerScorer::with_head(&bytes).is_err());
     }
 }
+
+/// `fuzz/fuzz_targets/model.rs`, 2026-12-02 (session 9), after 1 634 runs:
+/// one byte of the bundled model changed (a constant 1 to 0 at byte 3 417,
+/// a slice's step) makes tract-core 0.23.9 divide by zero while inferring
+/// the shape of a `StridedSlice` (`strided_slice.rs:25`). Caught inside
+/// `from_bytes` and returned as a load error.
+#[test]
+fn model_with_a_zero_slice_step_is_a_load_error() {
+    let bytes = patched("models/wakeguard_v1.onnx", &[(3_417, 1, 0)]);
+    match KeywordModel::from_bytes(&bytes) {
+        Err(Error::Model(ModelError::Load(why))) => {
+            assert!(why.contains("panicked"), "{why}")
+        }
+        other => panic!("expected a load error, got {other:?}"),
+    }
+    assert!(AnswerScorer::with_head(&bytes).is_err());
+}
