@@ -22,6 +22,7 @@ use crate::gate::{
     ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, frame_rms,
 };
 use crate::model::KeywordModel;
+use zeroize::{Zeroize, Zeroizing};
 
 pub use crate::live::SimulatedDevice;
 
@@ -416,6 +417,16 @@ pub fn enroll_from_wavs(
     Ok(book.add(name, seqs)?)
 }
 
+/// The recent audio the flow keeps (to cut out names and answers) is
+/// wiped when the flow is dropped, like a cancelled request's recording.
+impl Drop for MessageFlow {
+    fn drop(&mut self) {
+        let (a, b) = self.history.as_mut_slices();
+        a.zeroize();
+        b.zeroize();
+    }
+}
+
 impl MessageFlow {
     /// A flow over `model` with `contacts` enrolled.
     ///
@@ -601,16 +612,17 @@ impl MessageFlow {
         }
     }
 
-    /// Samples `from..to` of the stream still held in the history.
-    fn history_range(&self, from: u64, to: u64) -> Vec<i16> {
+    /// Samples `from..to` of the stream still held in the history, in a
+    /// copy that is wiped when dropped.
+    fn history_range(&self, from: u64, to: u64) -> Zeroizing<Vec<i16>> {
         let from = from.max(self.history_start);
         let to = to.min(self.now);
         if to <= from {
-            return Vec::new();
+            return Zeroizing::new(Vec::new());
         }
         let a = (from - self.history_start) as usize;
         let b = (to - self.history_start) as usize;
-        self.history.range(a..b).copied().collect()
+        Zeroizing::new(self.history.range(a..b).copied().collect())
     }
 
     /// Run the segmenter over newly available audio for the name or answer.
