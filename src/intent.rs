@@ -383,20 +383,7 @@ pub fn enroll_from_wavs(
 ) -> Result<crate::contacts::ContactId, Error> {
     // Refuse a count the book would refuse before reading any recording.
     let count = recordings.len();
-    if count < MIN_ENROLLMENTS {
-        return Err(ContactError::TooFewEnrollments {
-            min: MIN_ENROLLMENTS,
-            found: count,
-        }
-        .into());
-    }
-    if count > MAX_ENROLLMENTS {
-        return Err(ContactError::TooManyEnrollments {
-            max: MAX_ENROLLMENTS,
-            found: count,
-        }
-        .into());
-    }
+    check_enrollment_count(count)?;
     let mut seqs = Vec::with_capacity(count);
     for path in recordings {
         let path = path.as_ref();
@@ -414,6 +401,51 @@ pub fn enroll_from_wavs(
         })?;
         seqs.push(seq);
     }
+    Ok(book.add(name, seqs)?)
+}
+
+/// Refuses a number of name recordings the contact book would refuse
+/// (1 to [`MAX_ENROLLMENTS`]), before any of them is read or processed.
+///
+/// # Errors
+/// [`ContactError::TooFewEnrollments`] or [`ContactError::TooManyEnrollments`].
+pub fn check_enrollment_count(count: usize) -> Result<(), Error> {
+    if count < MIN_ENROLLMENTS {
+        return Err(ContactError::TooFewEnrollments {
+            min: MIN_ENROLLMENTS,
+            found: count,
+        }
+        .into());
+    }
+    if count > MAX_ENROLLMENTS {
+        return Err(ContactError::TooManyEnrollments {
+            max: MAX_ENROLLMENTS,
+            found: count,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Enroll one contact from 1 to 5 recordings of the user saying the name,
+/// as 16 kHz mono PCM already in memory (what the C and Python bindings
+/// hand over). Returns the new contact's id.
+///
+/// # Errors
+/// The count as [`check_enrollment_count`]; a recording without speech as
+/// [`name_features`]; the book's own refusals (a duplicate name, …).
+pub fn enroll_from_pcm(
+    book: &mut ContactBook,
+    plan: &Arc<MfccPlan>,
+    name: &str,
+    recordings: &[&[i16]],
+    speech_rms: f32,
+) -> Result<crate::contacts::ContactId, Error> {
+    check_enrollment_count(recordings.len())?;
+    let seqs = recordings
+        .iter()
+        .map(|pcm| name_features(plan, pcm, speech_rms))
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok(book.add(name, seqs)?)
 }
 

@@ -30,12 +30,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wakeguard::audio::{WavOptions, pcm_i16_from_f32, read_wav_with};
-use wakeguard::contacts::{ContactBook, ContactId, MAX_ENROLLMENTS, MatchConfig};
+use wakeguard::contacts::{ContactBook, ContactId, MatchConfig};
 use wakeguard::contacts_file::load_contacts;
 use wakeguard::detector::{Detection, Detector, DetectorConfig};
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{ConfirmedMessage, GateEvent, GateStateKind};
-use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, name_features, spoken_duration};
+use wakeguard::intent::{
+    FlowConfig, FlowEvent, MessageFlow, check_enrollment_count, enroll_from_pcm, spoken_duration,
+};
 use wakeguard::model::KeywordModel;
 use wakeguard::{Error, ModelError, report};
 
@@ -882,12 +884,8 @@ pub unsafe extern "C" fn wg_flow_add_contact(
     guard(|| {
         // SAFETY: the caller's contract.
         let (f, name) = unsafe { (handle(flow, "flow")?, text(name, "name")?) };
-        if count == 0 || count > MAX_ENROLLMENTS {
-            return Err(Failure(
-                WG_ERR_CONTACTS,
-                format!("{count} recordings; 1 to {MAX_ENROLLMENTS} are needed"),
-            ));
-        }
+        // The count first: `recordings` and `lengths` are read only once it is sane.
+        check_enrollment_count(count)?;
         // SAFETY: `count` entries each, by contract.
         let (ptrs, lens) = unsafe {
             (
@@ -895,19 +893,20 @@ pub unsafe extern "C" fn wg_flow_add_contact(
                 slice(lengths, count, "lengths")?,
             )
         };
-        let plan = Arc::clone(f.flow.plan());
-        let mut seqs = Vec::with_capacity(count);
-        for (&p, &n) in ptrs.iter().zip(lens) {
+        let pcms = ptrs
+            .iter()
+            .zip(lens)
             // SAFETY: each recording holds its length, by contract.
-            let pcm = unsafe { slice(p, n, "recording") }?;
-            seqs.push(name_features(&plan, pcm, f.speech_rms)?);
-        }
-        let new_id = f
-            .flow
-            .gate_mut()
-            .contacts_mut()
-            .add(name, seqs)
-            .map_err(Error::from)?;
+            .map(|(&p, &n)| unsafe { slice(p, n, "recording") })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = Arc::clone(f.flow.plan());
+        let new_id = enroll_from_pcm(
+            f.flow.gate_mut().contacts_mut(),
+            &plan,
+            name,
+            &pcms,
+            f.speech_rms,
+        )?;
         // SAFETY: null or writable by contract.
         if let Some(out) = unsafe { id.as_mut() } {
             *out = new_id.0;

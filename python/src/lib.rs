@@ -22,7 +22,9 @@ use wakeguard::contacts_file::load_contacts;
 use wakeguard::detector::{Detection as RsDetection, DetectorConfig};
 use wakeguard::features::MfccPlan;
 use wakeguard::gate::{ConfirmedMessage, GateStateKind};
-use wakeguard::intent::{FlowConfig, FlowEvent, SimulatedDevice, name_features};
+use wakeguard::intent::{
+    FlowConfig, FlowEvent, SimulatedDevice, check_enrollment_count, enroll_from_pcm,
+};
 use wakeguard::model::KeywordModel;
 use wakeguard::{Error, SAMPLE_RATE, report};
 
@@ -525,13 +527,7 @@ impl MessageFlow {
         name: &str,
         recordings: Vec<Bound<'_, PyAny>>,
     ) -> PyResult<u32> {
-        let max = wakeguard::contacts::MAX_ENROLLMENTS;
-        if recordings.is_empty() || recordings.len() > max {
-            return Err(ContactsError::new_err(format!(
-                "{} recordings; 1 to {max} are needed",
-                recordings.len()
-            )));
-        }
+        check_enrollment_count(recordings.len()).map_err(to_py)?;
         let pcms = recordings
             .iter()
             .map(i16_samples)
@@ -539,17 +535,16 @@ impl MessageFlow {
         py.detach(|| {
             let mut st = lock(&self.state)?;
             let plan = Arc::clone(st.flow().plan());
-            let seqs = pcms
-                .iter()
-                .map(|p| name_features(&plan, p, st.speech_rms))
-                .collect::<Result<Vec<_>, Error>>()
-                .map_err(to_py)?;
-            let id = st
-                .flow_mut()
-                .gate_mut()
-                .contacts_mut()
-                .add(name, seqs)
-                .map_err(|e| to_py(e.into()))?;
+            let speech_rms = st.speech_rms;
+            let recordings: Vec<&[i16]> = pcms.iter().map(|p| &p[..]).collect();
+            let id = enroll_from_pcm(
+                st.flow_mut().gate_mut().contacts_mut(),
+                &plan,
+                name,
+                &recordings,
+                speech_rms,
+            )
+            .map_err(to_py)?;
             Ok(id.0)
         })
     }
