@@ -20,6 +20,7 @@ use crate::error::{ConfigError, Error, ModelError};
 use crate::features::{MfccPlan, mfcc};
 use crate::gate::{
     ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, frame_rms,
+    rms_level_in_range,
 };
 use crate::model::KeywordModel;
 use zeroize::{Zeroize, Zeroizing};
@@ -100,7 +101,7 @@ impl FlowConfig {
         if self.wake_labels.is_empty() {
             return Err(ConfigError::NoWakeLabels);
         }
-        if !(self.speech_rms.is_finite() && self.speech_rms > 0.0 && self.speech_rms <= 32768.0) {
+        if !rms_level_in_range(self.speech_rms) {
             return Err(ConfigError::LevelOutOfRange {
                 field: "speech_rms",
                 found: self.speech_rms,

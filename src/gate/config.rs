@@ -236,8 +236,7 @@ impl GateConfig {
                 max: self.max_recording,
             });
         }
-        if !(self.silence_rms.is_finite() && self.silence_rms > 0.0 && self.silence_rms <= 32768.0)
-        {
+        if !super::rms_level_in_range(self.silence_rms) {
             return Err(GateConfigError::InvalidSilenceRms {
                 value: self.silence_rms,
             });

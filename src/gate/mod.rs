@@ -169,6 +169,12 @@ fn at_least(value: f32, threshold: f32) -> bool {
     value >= threshold
 }
 
+/// Whether `level` is a usable RMS threshold in int16 units: finite and in
+/// `(0, 32768]`. The gate's `silence_rms` and the flow's `speech_rms`.
+pub(crate) fn rms_level_in_range(level: f32) -> bool {
+    level.is_finite() && level > 0.0 && level <= 32768.0
+}
+
 /// RMS of `i16` samples (0 for an empty frame). Shared with the send-message
 /// flow's speech segmenter.
 pub(crate) fn frame_rms(frame: &[i16]) -> f64 {
