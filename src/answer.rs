@@ -171,7 +171,7 @@ pub fn n_windows(cut_len: usize) -> usize {
 /// One loaded model, optimised and planned once; immutable and shareable
 /// (a clone shares the plan).
 #[derive(Clone)]
-struct Plan {
+pub(crate) struct Plan {
     plan: Arc<TypedRunnableModel>,
     input: Vec<usize>,
     what: &'static str,
@@ -180,17 +180,15 @@ struct Plan {
 impl Plan {
     /// Parse, fix the input shape, optimise, check the output, plan once.
     /// `check` gets the optimised output shape and says what is wrong with it.
-    fn load(
+    pub(crate) fn load(
         bytes: &[u8],
         what: &'static str,
         input: &[usize],
         check: impl Fn(&[usize]) -> Result<(), String>,
         labels: bool,
     ) -> Result<Self, ModelError> {
-        let load_error =
-            |e: &dyn fmt::Display| ModelError::Load(format!("answer scorer, {what}: {e:#}"));
-        let shape_error =
-            |e: &dyn fmt::Display| ModelError::Shape(format!("answer scorer, {what}: {e:#}"));
+        let load_error = |e: &dyn fmt::Display| ModelError::Load(format!("{what}: {e:#}"));
+        let shape_error = |e: &dyn fmt::Display| ModelError::Shape(format!("{what}: {e:#}"));
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_read(&mut &bytes[..])
@@ -199,7 +197,7 @@ impl Plan {
             let want = LABELS.join(",");
             if p.value.trim() != want {
                 return Err(ModelError::BadMetadata(format!(
-                    "answer scorer, {what}: labels {:?}, expected {want:?}",
+                    "{what}: labels {:?}, expected {want:?}",
                     p.value
                 )));
             }
@@ -241,6 +239,17 @@ impl Plan {
     }
 }
 
+/// The embedded mel model, planned once per process and shared with the
+/// answer scorer: for [`crate::voice`].
+pub(crate) fn shared_mel() -> Result<Plan, Error> {
+    Ok(Models::shared()?.mel.clone())
+}
+
+/// The mel model's plan of `bytes` (f32 `[1, WINDOW]` in, `MEL_FRAMES × MEL_BINS` out).
+pub(crate) fn load_mel(bytes: &[u8]) -> Result<Plan, ModelError> {
+    Models::load_mel(bytes)
+}
+
 /// The three models of the scorer.
 struct Models {
     mel: Plan,
@@ -250,9 +259,17 @@ struct Models {
 
 impl Models {
     fn load(mel: &[u8], embedding: &[u8], head: &[u8]) -> Result<Self, ModelError> {
-        let mel = Plan::load(
+        Ok(Models {
+            mel: Self::load_mel(mel)?,
+            embedding: Self::load_embedding(embedding)?,
+            head: Self::load_head(head)?,
+        })
+    }
+
+    fn load_mel(mel: &[u8]) -> Result<Plan, ModelError> {
+        Plan::load(
             mel,
-            "mel model",
+            "speech_embedding mel model",
             &[1, WINDOW],
             |s| {
                 if s.iter().product::<usize>() == MEL_FRAMES * MEL_BINS
@@ -264,10 +281,13 @@ impl Models {
                 }
             },
             false,
-        )?;
-        let embedding = Plan::load(
+        )
+    }
+
+    fn load_embedding(embedding: &[u8]) -> Result<Plan, ModelError> {
+        Plan::load(
             embedding,
-            "embedding model",
+            "speech_embedding embedding model",
             &[1, MEL_WIN, MEL_BINS, 1],
             |s| {
                 if s.iter().product::<usize>() == EMBEDDING_DIM && s.first() == Some(&1) {
@@ -277,20 +297,14 @@ impl Models {
                 }
             },
             false,
-        )?;
-        let head = Self::load_head(head)?;
-        Ok(Models {
-            mel,
-            embedding,
-            head,
-        })
+        )
     }
 
     /// The head: f32 `[1, 192]` in, `[1, 4]` out, labels checked.
     fn load_head(head: &[u8]) -> Result<Plan, ModelError> {
         Plan::load(
             head,
-            "head",
+            "answer head",
             &[1, N_FEATURES],
             |s| {
                 if s == [1, LABELS.len()] {
@@ -316,16 +330,15 @@ impl Models {
 }
 
 /// One model's per-scorer state: a reusable runner and its input tensor.
-struct Stage {
+pub(crate) struct Stage {
     runner: TypedSimpleState,
     input: Tensor,
     what: &'static str,
 }
 
 impl Stage {
-    fn new(plan: &Plan) -> Result<Self, ModelError> {
-        let load_error =
-            |e: TractError| ModelError::Load(format!("answer scorer, {}: {e:#}", plan.what));
+    pub(crate) fn new(plan: &Plan) -> Result<Self, ModelError> {
+        let load_error = |e: TractError| ModelError::Load(format!("{}: {e:#}", plan.what));
         Ok(Stage {
             runner: TypedSimpleState::new(&plan.plan).map_err(load_error)?,
             input: Tensor::zero::<f32>(&plan.input).map_err(load_error)?,
@@ -333,26 +346,26 @@ impl Stage {
         })
     }
 
-    fn inference_error(&self, e: impl fmt::Display) -> Error {
-        ModelError::Inference(format!("answer scorer, {}: {e:#}", self.what)).into()
+    pub(crate) fn inference_error(&self, e: impl fmt::Display) -> Error {
+        ModelError::Inference(format!("{}: {e:#}", self.what)).into()
     }
 
     /// Write the input tensor's values (before [`Stage::run`]).
-    fn fill_input(&mut self, write: impl FnOnce(&mut [f32])) -> Result<(), Error> {
+    pub(crate) fn fill_input(&mut self, write: impl FnOnce(&mut [f32])) -> Result<(), Error> {
         let mut view = self
             .input
             .try_as_plain_ram_mut()
-            .map_err(|e| ModelError::Inference(format!("answer scorer, {}: {e:#}", self.what)))?;
+            .map_err(|e| ModelError::Inference(format!("{}: {e:#}", self.what)))?;
         let values = view
             .as_slice_mut::<f32>()
-            .map_err(|e| ModelError::Inference(format!("answer scorer, {}: {e:#}", self.what)))?;
+            .map_err(|e| ModelError::Inference(format!("{}: {e:#}", self.what)))?;
         write(values);
         Ok(())
     }
 
     /// Run on the current input; `read` gets the output values (their count
     /// was checked at load).
-    fn run<T>(&mut self, read: impl FnOnce(&[f32]) -> T) -> Result<T, Error> {
+    pub(crate) fn run<T>(&mut self, read: impl FnOnce(&[f32]) -> T) -> Result<T, Error> {
         let outputs = self
             .runner
             .run(tvec![self.input.clone().into_tvalue()])

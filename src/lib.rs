@@ -15,6 +15,8 @@
 //! 6. [`answer`]: second-stage answer scorer run only after a read-back
 //!    (yes / no / cancel / other from the answer recording).
 //! 7. [`contacts`]: the opt-in contact book and spoken-name matching.
+//!    [`voice`]: who is answering, an optional check that the "yes" comes
+//!    from the voice that made the request (run twice per request).
 //! 8. [`gate`]: the confirmation gate, an explicit state machine from wake
 //!    word to read-back to "yes"; its [`gate::ConfirmedMessage`] is the only
 //!    way to obtain a recording for sending (dispatch).
@@ -50,6 +52,7 @@ pub mod intent;
 pub mod live;
 pub mod model;
 pub mod report;
+pub mod voice;
 
 pub use error::{ConfigError, ContactsFileError, Error, ModelError, WavError};
 

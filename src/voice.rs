@@ -1,0 +1,321 @@
+//! Who is answering: a voice vector of one utterance, to check that the
+//! "yes" comes from the voice that made the request (issue 18).
+//!
+//! It runs **twice per request** and never on the always-on stream: once on
+//! the request (the speech before the spoken name's end) and once on the
+//! answer. [`MessageFlow`](crate::intent::MessageFlow) does that when
+//! [`GateConfig::voice_check`](crate::gate::GateConfig::voice_check) is
+//! [`VoiceCheck::Required`](crate::gate::VoiceCheck::Required), and hands
+//! the gate the [`VoicePrint::similarity`] of the two with the answer; the
+//! gate cancels a "yes" whose similarity is below the threshold.
+//!
+//! # How well it tells voices apart
+//! Not well enough to be on by default. Measured 5-fold over the 128 Speech
+//! Commands speakers (a request of three other words against the speaker's
+//! own "yes", `models/train/voice_head.py`): equal error rate 13.1 % clean
+//! (10.5–15.5 % per fold), 15.8 % in noise at 10–20 dB; at the default
+//! threshold [`DEFAULT_MIN_SIMILARITY`], which keeps 95 % of same-speaker
+//! answers, about a quarter of other speakers' answers pass too, and most
+//! recordings of the same speaker replayed from another device. README,
+//! "Who is answering", has the table. Each of those speakers recorded on
+//! their own device, so part of what is told apart there is the microphone,
+//! which in a room is the same for every voice: expect worse.
+//!
+//! # The features
+//! Exactly those of `models/train/voice_head.py` (`--features mel`, the
+//! specification; `tests/voice.rs` checks the two agree on
+//! `testdata/golden/voice_golden.json`):
+//! 1. speech bounds as in [`crate::answer::speech_cut`]: 10 ms frames, a
+//!    frame is active at an RMS of at least max(0.1 × the loudest frame's,
+//!    20); no active frame → no voice (`Ok(None)`);
+//! 2. the speech region, [`PAD`] samples before the first active frame to
+//!    `PAD` after the last, clipped to the recording, in at most
+//!    [`MAX_PIECES`] pieces of [`MAX_CUT`] samples from its start (so at
+//!    most 3.8 s is read, however long the recording);
+//! 3. each piece in a [`WINDOW`]-sample zero buffer from sample `PAD` on,
+//!    through Google's speech_embedding mel front end (32 bins every 10 ms,
+//!    read as `v / 10 + 2`, as the answer scorer does);
+//! 4. the mel frames of the active 10 ms frames only; their mean and
+//!    standard deviation per bin ([`N_FEATURES`] values).
+//!
+//! The voice vector: the projection head (`models/voice_head.onnx`,
+//! subtract the training mean, multiply by a linear discriminant matrix,
+//! [`N_FEATURES`] → [`VOICE_DIM`]), divided by its length. The similarity
+//! of two vectors is their dot product, in `[-1, 1]`.
+//!
+//! # Cost
+//! One mel spectrogram per piece (two at most), a 64 × 24 product:
+//! `cargo bench --bench voice` measures it. Buffers are owned and sized
+//! once; the models are planned once.
+//!
+//! # Privacy
+//! A [`VoicePrint`] describes a voice; it is wiped when dropped, never
+//! written to the audit log (only the similarity is), and never leaves the
+//! library unless the application copies it out.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use zeroize::Zeroize;
+
+use crate::answer::{self, ACTIVE_FLOOR, ACTIVE_REL, FRAME, MEL_BINS, MEL_FRAMES, Plan, Stage};
+use crate::error::{Error, ModelError};
+
+pub use crate::answer::{MAX_CUT, PAD, WINDOW};
+
+/// The embedded projection head (trained by `models/train/voice_head.py`).
+pub const EMBEDDED_VOICE_HEAD: &[u8] = include_bytes!("../models/voice_head.onnx");
+/// Most pieces of [`MAX_CUT`] samples read from one utterance.
+pub const MAX_PIECES: usize = 2;
+/// Features given to the head: the mean, then the standard deviation, of
+/// the active mel frames.
+pub const N_FEATURES: usize = 2 * MEL_BINS;
+/// Values of a voice vector.
+pub const VOICE_DIM: usize = 24;
+/// The similarity that kept 95 % of same-speaker answers in the k-fold
+/// measurement (pooled over the held-out folds, clean), for
+/// [`VoiceCheck::Required`](crate::gate::VoiceCheck::Required).
+pub const DEFAULT_MIN_SIMILARITY: f32 = 0.158;
+
+/// The voice of one utterance: a unit vector of [`VOICE_DIM`] values, wiped
+/// when dropped. Its `Debug` does not print the values.
+#[derive(Clone, PartialEq)]
+pub struct VoicePrint([f32; VOICE_DIM]);
+
+impl VoicePrint {
+    /// The values.
+    pub fn values(&self) -> &[f32; VOICE_DIM] {
+        &self.0
+    }
+
+    /// Cosine similarity with another voice, in `[-1, 1]`.
+    pub fn similarity(&self, other: &VoicePrint) -> f32 {
+        let dot: f32 = self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum();
+        dot.clamp(-1.0, 1.0)
+    }
+}
+
+impl Drop for VoicePrint {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for VoicePrint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VoicePrint(..)")
+    }
+}
+
+/// The two models: the mel front end and the projection head.
+struct Models {
+    mel: Plan,
+    head: Plan,
+}
+
+impl Models {
+    fn load_head(head: &[u8]) -> Result<Plan, ModelError> {
+        Plan::load(
+            head,
+            "voice head",
+            &[1, N_FEATURES],
+            |s| {
+                if s == [1, VOICE_DIM] {
+                    Ok(())
+                } else {
+                    Err(format!("expected [1, {VOICE_DIM}]"))
+                }
+            },
+            false,
+        )
+    }
+
+    /// The embedded models, planned once per process.
+    fn shared() -> Result<&'static Arc<Models>, Error> {
+        static MODELS: OnceLock<Result<Arc<Models>, ModelError>> = OnceLock::new();
+        let mel = answer::shared_mel()?;
+        MODELS
+            .get_or_init(|| {
+                Ok(Arc::new(Models {
+                    mel,
+                    head: Self::load_head(EMBEDDED_VOICE_HEAD)?,
+                }))
+            })
+            .as_ref()
+            .map_err(|e| e.clone().into())
+    }
+}
+
+/// The voice model: the mel front end and the projection head, planned
+/// once, and the buffers of one call. `voice` takes `&mut self`: keep one
+/// per stream and reuse it.
+pub struct VoiceModel {
+    models: Arc<Models>,
+    mel: Stage,
+    head: Stage,
+    /// Per-bin sums and sums of squares of the active mel frames.
+    sums: [f64; N_FEATURES],
+    /// The features of the last call.
+    features: [f32; N_FEATURES],
+    /// Activity of each 10 ms frame of the recording's region read.
+    active: Vec<bool>,
+}
+
+impl fmt::Debug for VoiceModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VoiceModel").finish_non_exhaustive()
+    }
+}
+
+impl VoiceModel {
+    /// The embedded models, parsed, optimised and planned once per process
+    /// and shared (the mel front end also with the answer scorer).
+    pub fn shared_embedded() -> Result<Self, Error> {
+        Self::with_models(Models::shared()?)
+    }
+
+    /// Load from ONNX bytes: `mel` takes f32 `[1, 40000]` and gives
+    /// `247 × 32` values (speech_embedding's `melspectrogram.onnx`); `head`
+    /// takes f32 `[1, 64]` and gives `[1, 24]`. Anything else is an
+    /// [`Error::Model`], never a panic.
+    pub fn from_bytes(mel: &[u8], head: &[u8]) -> Result<Self, Error> {
+        let models = crate::model::catch_tract_panic("voice model", || {
+            Ok(Models {
+                mel: answer::load_mel(mel)?,
+                head: Models::load_head(head)?,
+            })
+        })?;
+        Self::with_models(&Arc::new(models))
+    }
+
+    /// Another model of the same plans with its own buffers.
+    pub fn try_clone(&self) -> Result<Self, Error> {
+        Self::with_models(&self.models)
+    }
+
+    fn with_models(models: &Arc<Models>) -> Result<Self, Error> {
+        Ok(VoiceModel {
+            models: Arc::clone(models),
+            mel: Stage::new(&models.mel)?,
+            head: Stage::new(&models.head)?,
+            sums: [0.0; N_FEATURES],
+            features: [0.0; N_FEATURES],
+            active: Vec::with_capacity(MAX_PIECES * MAX_CUT / FRAME + 1),
+        })
+    }
+
+    /// The voice of one utterance (16 kHz mono), or `Ok(None)` when it
+    /// holds no active frame. Any slice is valid, of any length; at most
+    /// [`MAX_PIECES`] × [`MAX_CUT`] samples of its speech are read.
+    pub fn voice(&mut self, pcm: &[i16]) -> Result<Option<VoicePrint>, Error> {
+        if !self.compute_features(pcm)? {
+            return Ok(None);
+        }
+        let features = &self.features;
+        self.head.fill_input(|x| x.copy_from_slice(features))?;
+        let mut v = self
+            .head
+            .run(|y| {
+                y.get(..VOICE_DIM)
+                    .and_then(|y| <[f32; VOICE_DIM]>::try_from(y).ok())
+            })?
+            .ok_or_else(|| self.head.inference_error("fewer than 24 outputs"))?;
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if !norm.is_finite() || norm <= f32::MIN_POSITIVE {
+            v.zeroize();
+            return Err(self.head.inference_error("a voice vector of no length"));
+        }
+        for x in &mut v {
+            *x /= norm;
+        }
+        let print = VoicePrint(v);
+        v.zeroize();
+        Ok(Some(print))
+    }
+
+    /// The [`N_FEATURES`] values the head sees, or `Ok(None)` as in
+    /// [`voice`](Self::voice). For golden tests and evaluation.
+    pub fn features(&mut self, pcm: &[i16]) -> Result<Option<[f32; N_FEATURES]>, Error> {
+        Ok(self.compute_features(pcm)?.then_some(self.features))
+    }
+
+    /// Fill `self.features`; false when there is no active frame.
+    fn compute_features(&mut self, pcm: &[i16]) -> Result<bool, Error> {
+        let frames = pcm.len() / FRAME;
+        if frames == 0 {
+            return Ok(false);
+        }
+        let rms = |i: usize| {
+            let f = &pcm[i * FRAME..(i + 1) * FRAME];
+            (f.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / FRAME as f64).sqrt()
+        };
+        let loudest = (0..frames).map(rms).fold(0.0, f64::max);
+        let level = (ACTIVE_REL * loudest).max(ACTIVE_FLOOR);
+        let Some(first) = (0..frames).find(|&i| rms(i) >= level) else {
+            return Ok(false);
+        };
+        let last = (first..frames)
+            .rev()
+            .find(|&i| rms(i) >= level)
+            .unwrap_or(first);
+        let a = (first * FRAME).saturating_sub(PAD);
+        let b = ((last + 1) * FRAME + PAD).min(pcm.len());
+        let end = b.min(a + MAX_PIECES * MAX_CUT);
+        // Activity of every whole frame whose start lies in a..end (a is a
+        // multiple of FRAME: 0, or an active frame's start minus PAD).
+        self.active.clear();
+        self.active
+            .extend((a / FRAME..end.div_ceil(FRAME).min(frames)).map(|i| rms(i) >= level));
+
+        self.sums.fill(0.0);
+        let mut count = 0usize;
+        for k in 0..MAX_PIECES {
+            let start = a + k * MAX_CUT;
+            if start >= end {
+                break;
+            }
+            let piece = &pcm[start..end.min(start + MAX_CUT)];
+            self.mel.fill_input(|buffer| {
+                buffer.fill(0.0);
+                for (d, &s) in buffer[PAD..].iter_mut().zip(piece) {
+                    *d = f32::from(s);
+                }
+            })?;
+            let first_frame = (start - a) / FRAME;
+            let n_frames = piece.len().div_ceil(FRAME);
+            let active = &self.active;
+            let sums = &mut self.sums;
+            count += self.mel.run(|spec| {
+                let mut n = 0;
+                for i in 0..n_frames {
+                    let j = (PAD + i * FRAME) / FRAME;
+                    if j >= MEL_FRAMES || !active.get(first_frame + i).copied().unwrap_or(false) {
+                        continue;
+                    }
+                    let row = &spec[j * MEL_BINS..(j + 1) * MEL_BINS];
+                    let (s1, s2) = sums.split_at_mut(MEL_BINS);
+                    for ((m, q), &v) in s1.iter_mut().zip(s2.iter_mut()).zip(row) {
+                        let v = f64::from(v / 10.0 + 2.0);
+                        *m += v;
+                        *q += v * v;
+                    }
+                    n += 1;
+                }
+                n
+            })?;
+        }
+        if count == 0 {
+            return Ok(false);
+        }
+        let n = count as f64;
+        let (mean, std) = self.features.split_at_mut(MEL_BINS);
+        for b in 0..MEL_BINS {
+            let m = self.sums[b] / n;
+            let var = (self.sums[MEL_BINS + b] / n - m * m).max(0.0);
+            mean[b] = m as f32;
+            std[b] = var.sqrt() as f32;
+        }
+        self.sums.fill(0.0);
+        Ok(true)
+    }
+}
