@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::contacts::ContactId;
-use crate::gate::{CancelReason, GateStateKind, InputError, InputKind};
+use crate::gate::{CancelReason, GateStateKind, InputError, InputKind, VoiceCheck, VoiceMatch};
 
 /// Outcome of a spoken-name match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,10 @@ pub enum Decision {
         threshold: f32,
         /// Required margin of yes over max(no, cancel).
         margin_required: f32,
+        /// The answer's voice against the request's.
+        voice: VoiceMatch,
+        /// The voice check in force.
+        voice_check: VoiceCheck,
         /// Reading.
         verdict: AnswerVerdict,
     },
@@ -271,12 +275,23 @@ impl fmt::Display for Decision {
                 cancel,
                 threshold,
                 margin_required,
+                voice,
+                voice_check,
                 verdict,
-            } => write!(
-                f,
-                "answer {verdict}: yes {yes:.3} no {no:.3} cancel {cancel:.3} \
-                 (need yes >= {threshold:.3} and margin >= {margin_required:.3})"
-            ),
+            } => {
+                write!(
+                    f,
+                    "answer {verdict}: yes {yes:.3} no {no:.3} cancel {cancel:.3} \
+                     (need yes >= {threshold:.3} and margin >= {margin_required:.3}); \
+                     voice similarity {voice}"
+                )?;
+                match voice_check {
+                    VoiceCheck::Required { min_similarity } => {
+                        write!(f, " (need >= {min_similarity:.3})")
+                    }
+                    _ => write!(f, " (not checked)"),
+                }
+            }
             Self::Dispatched {
                 contact,
                 duration_samples,

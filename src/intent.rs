@@ -19,16 +19,22 @@ use crate::detector::{Detection, Detector, DetectorConfig, DetectorSink};
 use crate::error::{ConfigError, Error, ModelError};
 use crate::features::{MfccPlan, mfcc};
 use crate::gate::{
-    ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, frame_rms,
-    rms_level_in_range,
+    ConfirmedMessage, Gate, GateConfig, GateEvent, GateStateKind, Input, Rejected, VoiceCheck,
+    VoiceMatch, frame_rms, rms_level_in_range,
 };
 use crate::model::KeywordModel;
+use crate::voice::{VoiceModel, VoicePrint};
 use zeroize::{Zeroize, Zeroizing};
 
 pub use crate::live::SimulatedDevice;
 
 /// Frame of the speech segmenter: 10 ms at 16 kHz.
 const SEG_FRAME: usize = 160;
+
+/// With the voice check on, the request's voice is measured on the audio
+/// of this many samples before the spoken name's end (3.8 s, what
+/// [`VoiceModel::voice`] reads at most).
+pub const REQUEST_VOICE_SPAN: u64 = (crate::voice::MAX_PIECES * crate::voice::MAX_CUT) as u64;
 
 /// Options of the send-message flow (the gate's own thresholds and windows
 /// live in [`GateConfig`]).
@@ -201,6 +207,9 @@ pub enum FlowEvent {
         no: f32,
         /// Its "cancel" score.
         cancel: f32,
+        /// Its voice against the request's ([`VoiceMatch::NotMeasured`]
+        /// unless the gate's `voice_check` is on).
+        voice: VoiceMatch,
         /// First sample of the answer.
         start: u64,
         /// Sample after the last speech frame of the answer.
@@ -292,7 +301,35 @@ pub struct MessageFlow {
     answer_labels: [usize; 3],
     /// The second-stage answer scorer, when `config.answer_scoring` asks for it.
     answer_scorer: Option<AnswerScorer>,
+    /// The voice check: the voice model, when `config.gate.voice_check` is
+    /// on, and the voice of the request in progress.
+    voice: VoiceState,
     now: u64,
+}
+
+/// The flow's part of the voice check (issue 18).
+#[derive(Debug)]
+enum VoiceState {
+    /// The check is off: no voice is measured.
+    Off,
+    /// The check is on.
+    On {
+        model: Box<VoiceModel>,
+        /// The voice of the request in progress, measured on the speech up
+        /// to the spoken name's end; wiped when the request ends.
+        request: RequestVoice,
+    },
+}
+
+/// The voice of the request in progress.
+#[derive(Debug)]
+enum RequestVoice {
+    /// No request, or its voice not yet measured.
+    None,
+    /// Measured: no speech was found in it.
+    NoSpeech,
+    /// Measured.
+    Measured(VoicePrint),
 }
 
 /// Collects detector output during one push.
@@ -496,9 +533,16 @@ impl MessageFlow {
             AnswerScoring::SpeechEmbedding => Some(AnswerScorer::shared_embedded()?),
             AnswerScoring::KeywordModel => None,
         };
+        let voice = match config.gate.voice_check {
+            VoiceCheck::Off => VoiceState::Off,
+            _ => VoiceState::On {
+                model: Box::new(VoiceModel::shared_embedded()?),
+                request: RequestVoice::None,
+            },
+        };
         let history_cap = (config.max_name + config.gate.name_window + 16_000 * 2)
             .max(config.max_answer + config.answer_tail + 2 * crate::answer::PAD as u64)
-            as usize;
+            .max(REQUEST_VOICE_SPAN) as usize;
         Ok(MessageFlow {
             config,
             detector,
@@ -513,6 +557,7 @@ impl MessageFlow {
             intent,
             answer_labels,
             answer_scorer,
+            voice,
             now: 0,
         })
     }
@@ -673,6 +718,7 @@ impl MessageFlow {
                 if let (Some((s, e)), true) = (speech, done || long) {
                     let e = e.min(s + self.config.max_name);
                     let pcm = self.history_range(s, e);
+                    self.measure_request_voice(e)?;
                     events.push(FlowEvent::NameSegment { start: s, end: e });
                     // The name is decided as of its end, so that the message
                     // audio after it can be handed to the recorder in order.
@@ -740,10 +786,12 @@ impl MessageFlow {
                     if too_long || (done && tail_done) {
                         let (scores, scoring) = self.score_answer(opened, s, e, best, too_long)?;
                         let [yes, no, cancel] = scores;
+                        let voice = self.answer_voice(opened, s, e)?;
                         events.push(FlowEvent::Answer {
                             yes,
                             no,
                             cancel,
+                            voice,
                             start: s,
                             end: e,
                             scoring,
@@ -753,6 +801,7 @@ impl MessageFlow {
                             yes,
                             no,
                             cancel,
+                            voice,
                             started_at: s,
                             at,
                         });
@@ -789,6 +838,43 @@ impl MessageFlow {
             whole = i + 1;
         }
         (base + (whole * SEG_FRAME) as u64, false)
+    }
+
+    /// With the voice check on, measure the request's voice on the speech
+    /// of the [`REQUEST_VOICE_SPAN`] before `end` (the spoken name's end:
+    /// "… send a message to Alice").
+    fn measure_request_voice(&mut self, end: u64) -> Result<(), Error> {
+        if matches!(self.voice, VoiceState::Off) {
+            return Ok(());
+        }
+        let pcm = self.history_range(end.saturating_sub(REQUEST_VOICE_SPAN), end);
+        if let VoiceState::On { model, request } = &mut self.voice {
+            *request = match model.voice(&pcm)? {
+                Some(v) => RequestVoice::Measured(v),
+                None => RequestVoice::NoSpeech,
+            };
+        }
+        Ok(())
+    }
+
+    /// With the voice check on, the answer's voice (the same audio the
+    /// answer scorer reads) against the request's; the request's voice is
+    /// used once and wiped.
+    fn answer_voice(&mut self, opened: u64, s: u64, e: u64) -> Result<VoiceMatch, Error> {
+        if matches!(self.voice, VoiceState::Off) {
+            return Ok(VoiceMatch::NotMeasured);
+        }
+        let pad = crate::answer::PAD as u64;
+        let pcm = self.history_range(s.saturating_sub(pad).max(opened), e + pad);
+        let VoiceState::On { model, request } = &mut self.voice else {
+            return Ok(VoiceMatch::NotMeasured);
+        };
+        let answer = model.voice(&pcm)?;
+        let request = std::mem::replace(request, RequestVoice::None);
+        Ok(match (request, answer) {
+            (RequestVoice::Measured(r), Some(a)) => VoiceMatch::Similarity(r.similarity(&a)),
+            _ => VoiceMatch::NotMeasured,
+        })
     }
 
     /// The answer's three scores: the second stage's on the answer's audio
@@ -891,6 +977,12 @@ impl MessageFlow {
 
     /// Start or stop utterance capture to follow the gate's state.
     fn sync_capture(&mut self) {
+        if self.gate.state() == GateStateKind::Idle
+            && let VoiceState::On { request, .. } = &mut self.voice
+        {
+            // The request ended: its voice is wiped (VoicePrint's Drop).
+            *request = RequestVoice::None;
+        }
         match (self.gate.state(), &self.capture) {
             (GateStateKind::AwaitingAnswer, Capture::Off) => {
                 // From the first whole 10 ms frame after the read-back

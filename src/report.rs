@@ -28,7 +28,7 @@
 use crate::SAMPLE_RATE;
 use crate::contacts::ContactId;
 use crate::detector::Detection;
-use crate::gate::GateEvent;
+use crate::gate::{GateEvent, VoiceMatch};
 use crate::intent::{AnswerScoring, FlowEvent};
 
 /// One event ready to print: when, what, and its other fields as a JSON
@@ -97,6 +97,7 @@ pub fn flow_event(event: &FlowEvent) -> EventLine {
             yes,
             no,
             cancel,
+            voice,
             start,
             end,
             scoring,
@@ -104,11 +105,15 @@ pub fn flow_event(event: &FlowEvent) -> EventLine {
             *start,
             "answer",
             format!(
-                "\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}, \"end\": {:.3}, \"scoring\": \"{}\"",
+                "\"yes\": {yes:.4}, \"no\": {no:.4}, \"cancel\": {cancel:.4}, \"end\": {:.3}, \"scoring\": \"{}\", \"voice\": {}",
                 secs(*end),
                 match scoring {
                     AnswerScoring::KeywordModel => "keyword_model",
                     AnswerScoring::SpeechEmbedding => "speech_embedding",
+                },
+                match voice {
+                    VoiceMatch::NotMeasured => "null".to_string(),
+                    VoiceMatch::Similarity(s) => format!("{s:.4}"),
                 }
             ),
         ),

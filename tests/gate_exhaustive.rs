@@ -110,7 +110,7 @@ use wakeguard::audit::{Decision, MatchVerdict};
 use wakeguard::contacts::{ContactBook, ContactError, ContactId, FeatureSeq};
 use wakeguard::gate::{
     CancelReason, Gate, GateConfig, GateEvent, GateStateKind, Input, InputError, InputKind,
-    SILENCE_FRAME_SAMPLES, Step, seconds,
+    SILENCE_FRAME_SAMPLES, Step, VoiceMatch, seconds,
 };
 
 mod common;
@@ -1350,6 +1350,7 @@ fn input_of<'a>(s: &Setup, act: Act, audio: &'a [i16]) -> Input<'a> {
             yes,
             no,
             cancel,
+            voice: VoiceMatch::NotMeasured,
             started_at,
             at,
         },

@@ -7,7 +7,7 @@ use common::{DIM, name_seq, toy_book};
 use wakeguard::contacts::{ContactBook, ContactError, ContactId, FeatureSeq};
 use wakeguard::gate::{
     CancelReason, Gate, GateConfig, GateConfigError, GateEvent, GateStateKind, Input, InputError,
-    Readback, Step, seconds,
+    Readback, Step, VoiceCheck, VoiceMatch, seconds,
 };
 
 const CHUNK: usize = 1600; // 0.1 s
@@ -162,6 +162,7 @@ fn answer(gate: &mut Gate, yes: f32, no: f32, cancel: f32, at: u64) -> Step {
             yes,
             no,
             cancel,
+            voice: VoiceMatch::NotMeasured,
             started_at: at,
             at: at + seconds(0.5),
         },
@@ -448,6 +449,7 @@ fn yes_that_began_during_the_prompt_does_not_dispatch() {
             yes: 0.99,
             no: 0.0,
             cancel: 0.0,
+            voice: VoiceMatch::NotMeasured,
             started_at: t - seconds(0.3),
             at: t + seconds(0.4),
         },
@@ -844,6 +846,7 @@ fn nan_score_cancels_and_never_dispatches() {
             yes: f32::NAN,
             no: 0.0,
             cancel: 0.0,
+            voice: VoiceMatch::NotMeasured,
             started_at: t,
             at: t + 1,
         })
@@ -900,6 +903,7 @@ fn out_of_range_scores_are_rejected() {
             yes: 0.99,
             no: 0.0,
             cancel: 0.0,
+            voice: VoiceMatch::NotMeasured,
             started_at: t + 5,
             at: t + 4,
         })
@@ -1125,4 +1129,153 @@ fn invalid_config_is_refused() {
         }
     );
     assert!(!err.to_string().is_empty());
+}
+
+// ---- The voice check (issue 18) ----
+
+fn voice_gate(check: VoiceCheck) -> (Gate, ContactId) {
+    let (book, a, _, _) = book();
+    let config = GateConfig {
+        voice_check: check,
+        ..toy_config()
+    };
+    (Gate::new(config, book).unwrap(), a)
+}
+
+fn answer_voice(gate: &mut Gate, voice: VoiceMatch, at: u64) -> Step {
+    ok(
+        gate,
+        Input::Answer {
+            yes: 0.95,
+            no: 0.02,
+            cancel: 0.01,
+            voice,
+            started_at: at,
+            at: at + seconds(0.5),
+        },
+    )
+}
+
+const REQUIRED: VoiceCheck = VoiceCheck::Required {
+    min_similarity: 0.4,
+};
+
+#[test]
+fn voice_check_on_cancels_a_yes_from_another_voice() {
+    let (mut gate, _) = voice_gate(REQUIRED);
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    let step = answer_voice(&mut gate, VoiceMatch::Similarity(0.39), t + seconds(1.0));
+    assert!(step.dispatch.is_none());
+    assert_cancelled_and_wiped(
+        &gate,
+        &step.events,
+        CancelReason::VoiceMismatch {
+            similarity: 0.39,
+            min_similarity: 0.4,
+        },
+    );
+    let audit: Vec<String> = gate.audit().iter().map(|e| e.to_string()).collect();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l.contains("voice similarity 0.390 (need >= 0.400)")),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|l| l.contains("does not match")),
+        "{audit:?}"
+    );
+
+    // Not measured: cancelled too (fail closed).
+    let (mut gate, _) = voice_gate(REQUIRED);
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    let step = answer_voice(&mut gate, VoiceMatch::NotMeasured, t + seconds(1.0));
+    assert!(step.dispatch.is_none());
+    assert_cancelled_and_wiped(&gate, &step.events, CancelReason::VoiceNotMeasured);
+    // Gate::answer measures no voice.
+    let (mut gate, _) = voice_gate(REQUIRED);
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    let step = gate
+        .answer(0.95, 0.02, 0.01, t + seconds(1.0), t + seconds(1.5))
+        .unwrap();
+    assert_cancelled_and_wiped(&gate, &step.events, CancelReason::VoiceNotMeasured);
+
+    // At the threshold: sent.
+    let (mut gate, alice) = voice_gate(REQUIRED);
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    let mut step = answer_voice(&mut gate, VoiceMatch::Similarity(0.4), t + seconds(1.0));
+    let message = step.dispatch.take().expect("dispatched");
+    assert_eq!(message.recipient(), alice);
+}
+
+#[test]
+fn voice_check_on_leaves_no_and_cancel_as_they_are() {
+    let (mut gate, _) = voice_gate(REQUIRED);
+    let (_, _, t) = to_answer(&mut gate, ALICE);
+    let at = t + seconds(1.0);
+    let step = ok(
+        &mut gate,
+        Input::Answer {
+            yes: 0.01,
+            no: 0.97,
+            cancel: 0.01,
+            voice: VoiceMatch::Similarity(-0.5),
+            started_at: at,
+            at,
+        },
+    );
+    assert_cancelled_and_wiped(&gate, &step.events, CancelReason::AnsweredNo);
+}
+
+#[test]
+fn voice_check_off_ignores_the_voice() {
+    for voice in [
+        VoiceMatch::Similarity(-1.0),
+        VoiceMatch::NotMeasured,
+        VoiceMatch::Similarity(1.0),
+    ] {
+        let (mut gate, alice) = voice_gate(VoiceCheck::Off);
+        let (_, _, t) = to_answer(&mut gate, ALICE);
+        let mut step = answer_voice(&mut gate, voice, t + seconds(1.0));
+        assert_eq!(step.dispatch.take().expect("dispatched").recipient(), alice);
+    }
+    assert_eq!(GateConfig::default().voice_check, VoiceCheck::Off);
+}
+
+#[test]
+fn bad_voice_similarities_and_thresholds_are_refused() {
+    for value in [f32::NAN, f32::INFINITY, 1.001, -1.5] {
+        let (mut gate, _) = voice_gate(REQUIRED);
+        let (_, _, t) = to_answer(&mut gate, ALICE);
+        let at = t + seconds(1.0);
+        let r = gate
+            .handle(Input::Answer {
+                yes: 0.95,
+                no: 0.0,
+                cancel: 0.0,
+                voice: VoiceMatch::Similarity(value),
+                started_at: at,
+                at,
+            })
+            .unwrap_err();
+        assert!(
+            matches!(r.error, InputError::InvalidVoiceSimilarity { value: v } if v.to_bits() == value.to_bits()),
+            "{r}"
+        );
+        assert_eq!(cancel_reasons(&r.events), vec![CancelReason::InvalidInput]);
+        assert_eq!(gate.buffered_audio_samples(), 0);
+    }
+    for value in [f32::NAN, 1.5, -1.01, f32::NEG_INFINITY] {
+        let config = GateConfig {
+            voice_check: VoiceCheck::Required {
+                min_similarity: value,
+            },
+            ..GateConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(GateConfigError::InvalidVoiceThreshold { .. })
+        ));
+        assert!(Gate::new(config, book().0).is_err());
+    }
 }

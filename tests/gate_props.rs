@@ -1,6 +1,8 @@
 //! Property tests: long random input sequences (with invalid scores, time
 //! jumps in both directions and contact-book changes between steps) checked
 //! against an independent reference model of what a valid confirmed flow is.
+//! Half of the cases run with the voice check on (issue 18), at a random
+//! threshold, and every answer carries a random voice measurement.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +15,8 @@ mod common;
 use common::{name_seq, toy_book};
 use wakeguard::contacts::{ContactError, ContactId, FeatureSeq};
 use wakeguard::gate::{
-    CancelReason, Gate, GateConfig, GateEvent, GateStateKind, Input, Readback, seconds,
+    CancelReason, Gate, GateConfig, GateEvent, GateStateKind, Input, Readback, VoiceCheck,
+    VoiceMatch, seconds,
 };
 
 /// Name templates 0..POOL may be enrolled; template POOL never is.
@@ -81,6 +84,8 @@ struct Op {
     /// How long before `at` the answer began; `u64::MAX` = after `at`.
     start_offset: u64,
     idx: usize,
+    /// The answer's voice against the request's.
+    voice: VoiceMatch,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +93,8 @@ struct Case {
     /// Per pool entry: (enrolled, blocked, number of enrollments).
     initial: Vec<(bool, bool, usize)>,
     ops: Vec<Op>,
+    /// The gate's voice check.
+    voice_check: VoiceCheck,
 }
 
 fn invalid_score() -> impl Strategy<Value = f32> {
@@ -154,23 +161,60 @@ fn start_offset() -> impl Strategy<Value = u64> {
     ]
 }
 
+/// Mostly a similar voice (so that requests still get through), then any
+/// similarity around any threshold, some unmeasured, a few invalid.
+fn voice_match() -> impl Strategy<Value = VoiceMatch> {
+    prop_oneof![
+        24 => (0.8f32..=1.0).prop_map(VoiceMatch::Similarity),
+        8 => (-1.0f32..=1.0).prop_map(VoiceMatch::Similarity),
+        5 => Just(VoiceMatch::NotMeasured),
+        1 => prop_oneof![
+            Just(f32::NAN),
+            Just(f32::INFINITY),
+            -3.0f32..-1.0001,
+            1.0001f32..3.0,
+        ]
+        .prop_map(VoiceMatch::Similarity),
+    ]
+}
+
+fn voice_check() -> impl Strategy<Value = VoiceCheck> {
+    prop_oneof![
+        Just(VoiceCheck::Off),
+        (-0.5f32..0.8).prop_map(|min_similarity| VoiceCheck::Required { min_similarity }),
+    ]
+}
+
+fn valid_voice(v: VoiceMatch) -> bool {
+    match v {
+        VoiceMatch::NotMeasured => true,
+        VoiceMatch::Similarity(s) => s.is_finite() && (-1.0..=1.0).contains(&s),
+    }
+}
+
 fn op(focused: bool) -> impl Strategy<Value = Op> {
     (
-        kind(focused),
-        gap(),
-        high_score(),
-        low_score(),
-        low_score(),
-        0usize..=POOL,
-        0.8f32..1.25,
-        any::<u64>(),
-        prop::bool::weighted(0.5),
-        400usize..4_800,
-        start_offset(),
-        any::<usize>(),
+        (
+            kind(focused),
+            gap(),
+            high_score(),
+            low_score(),
+            low_score(),
+            0usize..=POOL,
+            0.8f32..1.25,
+            any::<u64>(),
+            prop::bool::weighted(0.5),
+            400usize..4_800,
+            start_offset(),
+            any::<usize>(),
+        ),
+        voice_match(),
     )
         .prop_map(
-            |(kind, gap, s0, s1, s2, k, stretch, seed, speech, chunk, start_offset, idx)| Op {
+            |(
+                (kind, gap, s0, s1, s2, k, stretch, seed, speech, chunk, start_offset, idx),
+                voice,
+            )| Op {
                 kind,
                 gap,
                 scores: [s0, s1, s2],
@@ -181,6 +225,7 @@ fn op(focused: bool) -> impl Strategy<Value = Op> {
                 chunk,
                 start_offset,
                 idx,
+                voice,
             },
         )
 }
@@ -197,8 +242,13 @@ fn case() -> impl Strategy<Value = Case> {
                 POOL,
             ),
             prop::collection::vec(op(focused), 20..=200),
+            voice_check(),
         )
-            .prop_map(|(initial, ops)| Case { initial, ops })
+            .prop_map(|(initial, ops, voice_check)| Case {
+                initial,
+                ops,
+                voice_check,
+            })
     })
 }
 
@@ -258,6 +308,8 @@ struct Request {
 struct Stats {
     steps: usize,
     dispatches: usize,
+    /// Dispatches with the voice check on.
+    dispatches_voice_checked: usize,
     rejections: usize,
     readbacks: usize,
     cancels: BTreeMap<String, usize>,
@@ -277,6 +329,7 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
     let config = GateConfig {
         contact_min_score: 0.6,
         contact_min_margin: 0.15,
+        voice_check: case.voice_check,
         ..GateConfig::default()
     };
     let mut book = toy_book();
@@ -412,6 +465,7 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
                 yes,
                 no,
                 cancel,
+                voice: op.voice,
                 started_at,
                 at,
             },
@@ -423,7 +477,10 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
         let expect_reject = at < last_at
             || match kind {
                 Kind::Wake | Kind::Intent => !valid(s0),
-                Kind::Answer => !(valid(yes) && valid(no) && valid(cancel)) || started_at > at,
+                Kind::Answer => {
+                    !(valid(yes) && valid(no) && valid(cancel) && valid_voice(op.voice))
+                        || started_at > at
+                }
                 _ => false,
             };
 
@@ -539,6 +596,9 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
             // (1)-(3): a dispatch must be the end of a valid confirmed flow.
             if let Some(message) = &dispatch {
                 stats.dispatches += 1;
+                if case.voice_check != VoiceCheck::Off {
+                    stats.dispatches_voice_checked += 1;
+                }
                 let req = request.as_ref();
                 // (3) A request closes at its dispatch, so a second dispatch
                 // without a new accepted wake fails here.
@@ -571,6 +631,16 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
                     "answer began before the read-back finished"
                 );
                 prop_assert!(at <= rf + config.confirm_window, "answer too late");
+                // With the voice check on, only a measured voice at or above
+                // the threshold confirms.
+                if let VoiceCheck::Required { min_similarity } = case.voice_check {
+                    prop_assert!(
+                        matches!(op.voice, VoiceMatch::Similarity(s) if s >= min_similarity),
+                        "voice {:?} confirmed with the check at {}",
+                        op.voice,
+                        min_similarity
+                    );
+                }
                 // (2) recipient valid right now, and the one read back.
                 let to = message.recipient();
                 prop_assert!(model.ever.contains(&to), "never enrolled: {}", to);
@@ -633,6 +703,23 @@ fn run_case(case: &Case, stats: &mut Stats) -> Result<(), TestCaseError> {
                     }
                     GateEvent::Cancelled { reason } => {
                         prop_assert!(request.is_some(), "cancel without request");
+                        if matches!(
+                            reason,
+                            CancelReason::VoiceMismatch { .. } | CancelReason::VoiceNotMeasured
+                        ) {
+                            // Only with the check on, only on a clear yes.
+                            prop_assert!(case.voice_check != VoiceCheck::Off);
+                            prop_assert_eq!(kind, Kind::Answer);
+                            prop_assert!(yes >= config.confirm_threshold);
+                        }
+                        if let CancelReason::VoiceMismatch {
+                            similarity,
+                            min_similarity,
+                        } = reason
+                        {
+                            prop_assert!(similarity < min_similarity);
+                            prop_assert_eq!(op.voice, VoiceMatch::Similarity(*similarity));
+                        }
                         *stats.cancels.entry(reason_name(reason)).or_default() += 1;
                         request = None;
                     }
@@ -702,11 +789,14 @@ proptest! {
 /// the properties above are not vacuous).
 #[test]
 fn generated_runs_cover_dispatches_and_cancellations() {
-    let seed = 0x5EED_0002u64;
+    let seed = 0x5EED_0004u64;
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(
-        config(seed),
+        Config {
+            cases: 384,
+            ..config(seed)
+        },
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
     let stats = std::cell::RefCell::new(Stats::default());
@@ -716,6 +806,7 @@ fn generated_runs_cover_dispatches_and_cancellations() {
     let stats = stats.into_inner();
     println!("{stats:#?}");
     assert!(stats.dispatches >= 20, "{stats:?}");
+    assert!(stats.dispatches_voice_checked >= 5, "{stats:?}");
     assert!(stats.readbacks > stats.dispatches, "{stats:?}");
     assert!(stats.rejections >= 100, "{stats:?}");
     for reason in [
@@ -735,6 +826,8 @@ fn generated_runs_cover_dispatches_and_cancellations() {
         "AnswerUnclear",
         "UserCancelled",
         "InvalidInput",
+        "VoiceMismatch",
+        "VoiceNotMeasured",
     ] {
         assert!(
             stats.cancels.get(reason).copied().unwrap_or(0) > 0,

@@ -251,16 +251,7 @@ struct Run {
 
 impl Run {
     fn cancels(&self) -> Vec<CancelReason> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                FlowEvent::Gate {
-                    event: GateEvent::Cancelled { reason },
-                    ..
-                } => Some(*reason),
-                _ => None,
-            })
-            .collect()
+        flow_device::cancel_reasons(&self.events)
     }
 }
 

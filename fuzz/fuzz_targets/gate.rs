@@ -9,7 +9,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use wakeguard::contacts::{ContactBook, ContactId, FeatureSeq};
-use wakeguard::gate::{Gate, GateConfig, GateEvent, Input};
+use wakeguard::gate::{Gate, GateConfig, GateEvent, Input, VoiceMatch};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -126,6 +126,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 yes: score(yes),
                 no: score(no),
                 cancel: score(cancel),
+                voice: VoiceMatch::NotMeasured,
                 started_at: now.saturating_sub(u64::from(back)),
                 at: now,
             }),
@@ -133,6 +134,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 yes,
                 no,
                 cancel,
+                voice: VoiceMatch::NotMeasured,
                 started_at: now,
                 at: now,
             }),

@@ -60,6 +60,72 @@ pub struct GateConfig {
     pub no_speech_timeout: u64,
     /// Audit entries kept before the oldest are discarded. Default 4096.
     pub audit_capacity: usize,
+    /// Whether a "yes" must be spoken by the voice that made the request
+    /// (issue 18). Default [`VoiceCheck::Off`]: the check as measured does
+    /// not yet tell voices apart well enough to be on by default (README,
+    /// "Who is answering").
+    pub voice_check: VoiceCheck,
+}
+
+/// Whether the answer's voice must match the request's voice.
+///
+/// The gate does not listen itself: the caller measures the similarity of
+/// the two voices (for example [`crate::voice::VoiceModel`], which
+/// [`crate::intent::MessageFlow`] runs when this is `Required`) and hands it
+/// over with the answer as a [`VoiceMatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum VoiceCheck {
+    /// No check. The answer's [`VoiceMatch`] is written to the audit log
+    /// when one is given, and never decides anything. The default.
+    #[default]
+    Off,
+    /// A "yes" confirms only when its voice similarity to the request is at
+    /// least `min_similarity`; a lower one cancels the request with
+    /// [`CancelReason::VoiceMismatch`](super::CancelReason::VoiceMismatch),
+    /// and an answer whose voice was not measured cancels it with
+    /// [`CancelReason::VoiceNotMeasured`](super::CancelReason::VoiceNotMeasured):
+    /// with the check on, a refused or unknown voice never confirms.
+    Required {
+        /// Least cosine similarity accepted, finite and in `[-1, 1]`.
+        /// [`crate::voice::DEFAULT_MIN_SIMILARITY`] is the threshold measured
+        /// to keep 95 % of same-speaker answers.
+        min_similarity: f32,
+    },
+}
+
+impl VoiceCheck {
+    /// Whether an answer with this voice measurement may confirm.
+    pub fn admits(self, voice: VoiceMatch) -> bool {
+        match (self, voice) {
+            (Self::Off, _) => true,
+            (Self::Required { min_similarity }, VoiceMatch::Similarity(s)) => s >= min_similarity,
+            (Self::Required { .. }, VoiceMatch::NotMeasured) => false,
+        }
+    }
+}
+
+/// How alike the answer's voice is to the request's, as measured by the
+/// caller.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum VoiceMatch {
+    /// Not measured: no voice model, or no speech in the request or the
+    /// answer to measure. Cancels a "yes" when [`VoiceCheck::Required`].
+    #[default]
+    NotMeasured,
+    /// Cosine similarity of the two voice vectors, finite and in `[-1, 1]`
+    /// (anything else is refused as
+    /// [`InputError::InvalidVoiceSimilarity`](super::InputError::InvalidVoiceSimilarity)).
+    Similarity(f32),
+}
+
+impl fmt::Display for VoiceMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotMeasured => f.write_str("not measured"),
+            Self::Similarity(s) => write!(f, "{s:.3}"),
+        }
+    }
 }
 
 impl Default for GateConfig {
@@ -81,6 +147,7 @@ impl Default for GateConfig {
             silence_rms: 500.0,
             no_speech_timeout: seconds(5.0),
             audit_capacity: 4096,
+            voice_check: VoiceCheck::Off,
         }
     }
 }
@@ -129,6 +196,12 @@ pub enum GateConfigError {
     },
     /// `audit_capacity == 0`.
     ZeroAuditCapacity,
+    /// [`VoiceCheck::Required`] with a `min_similarity` that is not finite
+    /// or not in `[-1, 1]`.
+    InvalidVoiceThreshold {
+        /// Value given.
+        value: f32,
+    },
 }
 
 impl fmt::Display for GateConfigError {
@@ -156,6 +229,10 @@ impl fmt::Display for GateConfigError {
                 write!(f, "silence_rms {value} must be finite and in (0, 32768]")
             }
             Self::ZeroAuditCapacity => write!(f, "audit_capacity must be greater than zero"),
+            Self::InvalidVoiceThreshold { value } => write!(
+                f,
+                "voice_check min_similarity {value} must be finite and in [-1, 1]"
+            ),
         }
     }
 }
@@ -185,7 +262,8 @@ impl GateConfig {
     /// Checks every field: thresholds and margins finite in `(0, 1]`,
     /// `confirm_threshold > wake_threshold`, windows > 0,
     /// `min_recording < max_recording <= MAX_RECORDING_LIMIT`, `silence_rms`
-    /// in `(0, 32768]`, `audit_capacity > 0`.
+    /// in `(0, 32768]`, `audit_capacity > 0`, a required voice similarity
+    /// finite in `[-1, 1]`.
     ///
     /// # Errors
     /// The first problem found.
@@ -243,6 +321,13 @@ impl GateConfig {
         }
         if self.audit_capacity == 0 {
             return Err(GateConfigError::ZeroAuditCapacity);
+        }
+        if let VoiceCheck::Required { min_similarity } = self.voice_check
+            && !(min_similarity.is_finite() && (-1.0..=1.0).contains(&min_similarity))
+        {
+            return Err(GateConfigError::InvalidVoiceThreshold {
+                value: min_similarity,
+            });
         }
         Ok(())
     }

@@ -59,6 +59,16 @@ pub enum CancelReason {
         /// "cancel" score.
         cancel: f32,
     },
+    /// A clear "yes" whose voice is less like the request's voice than
+    /// [`VoiceCheck::Required`](super::VoiceCheck::Required) asks.
+    VoiceMismatch {
+        /// The measured similarity.
+        similarity: f32,
+        /// The least similarity required.
+        min_similarity: f32,
+    },
+    /// A clear "yes" whose voice was not measured, with the voice check on.
+    VoiceNotMeasured,
     /// The user or application cancelled.
     UserCancelled,
     /// Audio of the stream was lost during the request ([`Input::AudioLost`](super::Input::AudioLost)):
@@ -100,6 +110,15 @@ impl fmt::Display for CancelReason {
                 f,
                 "answer unclear (yes {yes:.3}, no {no:.3}, cancel {cancel:.3})"
             ),
+            Self::VoiceMismatch {
+                similarity,
+                min_similarity,
+            } => write!(
+                f,
+                "answer's voice does not match the request's (similarity {similarity:.3}, \
+                 need {min_similarity:.3})"
+            ),
+            Self::VoiceNotMeasured => write!(f, "answer's voice not measured"),
             Self::UserCancelled => write!(f, "cancelled by user"),
             Self::AudioLost { samples } => {
                 write!(f, "audio lost ({})", crate::audit::fmt_samples(*samples))

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::GateEvent;
+use super::{GateEvent, VoiceMatch};
 use crate::contacts::{ContactError, FeatureSeq};
 
 /// Coarse state of the gate, for inspection.
@@ -120,6 +120,9 @@ pub enum Input<'a> {
         no: f32,
         /// "cancel" score in `[0, 1]`.
         cancel: f32,
+        /// How alike the answer's voice is to the request's
+        /// ([`GateConfig::voice_check`](super::GateConfig::voice_check)).
+        voice: VoiceMatch,
         /// When the utterance began (must be <= `at`). An utterance that
         /// began before the read-back finished never confirms.
         started_at: u64,
@@ -201,11 +204,12 @@ impl fmt::Debug for Input<'_> {
                 yes,
                 no,
                 cancel,
+                voice,
                 started_at,
                 at,
             } => write!(
                 f,
-                "Answer {{ yes: {yes:?}, no: {no:?}, cancel: {cancel:?}, started_at: {started_at}, at: {at} }}"
+                "Answer {{ yes: {yes:?}, no: {no:?}, cancel: {cancel:?}, voice: {voice:?}, started_at: {started_at}, at: {at} }}"
             ),
             Self::Tick { at } => write!(f, "Tick {{ at: {at} }}"),
             Self::Cancel { at } => write!(f, "Cancel {{ at: {at} }}"),
@@ -234,6 +238,11 @@ pub enum InputError {
         /// Its value.
         value: f32,
     },
+    /// A voice similarity that is NaN, infinite or outside `[-1, 1]`.
+    InvalidVoiceSimilarity {
+        /// Its value.
+        value: f32,
+    },
     /// An answer whose `started_at` is after its `at`.
     AnswerStartsAfterEnd {
         /// started_at.
@@ -253,6 +262,12 @@ impl fmt::Display for InputError {
             }
             Self::InvalidScore { field, value } => {
                 write!(f, "{field} score {value} is not a finite value in [0, 1]")
+            }
+            Self::InvalidVoiceSimilarity { value } => {
+                write!(
+                    f,
+                    "voice similarity {value} is not a finite value in [-1, 1]"
+                )
             }
             Self::AnswerStartsAfterEnd { started_at, at } => {
                 write!(f, "answer starts at {started_at}, after its end {at}")

@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use wakeguard::contacts::{ContactBook, FeatureSeq};
-//! use wakeguard::gate::{seconds, ConfirmedMessage, Gate, GateConfig, Input};
+//! use wakeguard::gate::{seconds, ConfirmedMessage, Gate, GateConfig, Input, VoiceMatch};
 //!
 //! // A stand-in for the MFCC frames of a spoken name: 40 frames of 8 values.
 //! let mut x = 1u32;
@@ -48,7 +48,7 @@
 //! assert!(step.dispatch.is_none());
 //! gate.handle(Input::ReadbackFinished { at: seconds(7.0) }).unwrap();
 //! let step = gate
-//!     .handle(Input::Answer { yes: 0.95, no: 0.02, cancel: 0.01, started_at: seconds(7.5), at: seconds(8.0) })
+//!     .handle(Input::Answer { yes: 0.95, no: 0.02, cancel: 0.01, voice: VoiceMatch::NotMeasured, started_at: seconds(7.5), at: seconds(8.0) })
 //!     .unwrap();
 //! let message: ConfirmedMessage = step.dispatch.expect("confirmed");
 //! assert_eq!(message.recipient(), alice);
@@ -93,7 +93,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use config::{GateConfig, GateConfigError};
+pub use config::{GateConfig, GateConfigError, VoiceCheck, VoiceMatch};
 pub use confirmed::ConfirmedMessage;
 pub use events::{CancelReason, GateEvent, Readback, Step};
 pub use input::{GateStateKind, Input, InputError, InputKind, Rejected};
@@ -350,7 +350,8 @@ impl Gate {
         self.handle(Input::ReadbackFinished { at })
     }
 
-    /// [`Input::Answer`].
+    /// [`Input::Answer`] with its voice [`VoiceMatch::NotMeasured`] (a
+    /// "yes" then cancels when [`GateConfig::voice_check`] is on).
     ///
     /// # Errors
     /// As [`Gate::handle`].
@@ -362,10 +363,28 @@ impl Gate {
         started_at: u64,
         at: u64,
     ) -> Result<Step, Rejected> {
+        self.answer_with_voice(yes, no, cancel, VoiceMatch::NotMeasured, started_at, at)
+    }
+
+    /// [`Input::Answer`] with the answer's voice measured against the
+    /// request's.
+    ///
+    /// # Errors
+    /// As [`Gate::handle`].
+    pub fn answer_with_voice(
+        &mut self,
+        yes: f32,
+        no: f32,
+        cancel: f32,
+        voice: VoiceMatch,
+        started_at: u64,
+        at: u64,
+    ) -> Result<Step, Rejected> {
         self.handle(Input::Answer {
             yes,
             no,
             cancel,
+            voice,
             started_at,
             at,
         })
@@ -403,12 +422,18 @@ impl Gate {
                 yes,
                 no,
                 cancel,
+                voice,
                 started_at,
                 at,
             } => {
                 check_score("yes", *yes)?;
                 check_score("no", *no)?;
                 check_score("cancel", *cancel)?;
+                if let VoiceMatch::Similarity(value) = *voice
+                    && !(value.is_finite() && (-1.0..=1.0).contains(&value))
+                {
+                    return Err(InputError::InvalidVoiceSimilarity { value });
+                }
                 if started_at > at {
                     return Err(InputError::AnswerStartsAfterEnd {
                         started_at: *started_at,
@@ -630,11 +655,15 @@ impl Gate {
             }
             (
                 Input::Answer {
-                    yes, no, cancel, ..
+                    yes,
+                    no,
+                    cancel,
+                    voice,
+                    ..
                 },
                 GateState::AwaitingReadback { .. },
             ) => {
-                self.audit_answer(at, yes, no, cancel, AnswerVerdict::BeforeReadback);
+                self.audit_answer(at, [yes, no, cancel], voice, AnswerVerdict::BeforeReadback);
                 self.cancel_request(CancelReason::AnswerBeforeReadback, at, events);
             }
             (
@@ -642,11 +671,12 @@ impl Gate {
                     yes,
                     no,
                     cancel,
+                    voice,
                     started_at,
                     ..
                 },
                 GateState::AwaitingAnswer { .. },
-            ) => return self.on_answer(yes, no, cancel, started_at, at, events),
+            ) => return self.on_answer([yes, no, cancel], voice, started_at, at, events),
             (Input::Cancel { .. }, state) if !matches!(state, GateState::Idle) => {
                 self.cancel_request(CancelReason::UserCancelled, at, events);
             }
@@ -851,7 +881,13 @@ impl Gate {
         };
     }
 
-    fn audit_answer(&mut self, at: u64, yes: f32, no: f32, cancel: f32, verdict: AnswerVerdict) {
+    fn audit_answer(
+        &mut self,
+        at: u64,
+        [yes, no, cancel]: [f32; 3],
+        voice: VoiceMatch,
+        verdict: AnswerVerdict,
+    ) {
         self.audit.push(
             at,
             Decision::Answer {
@@ -860,6 +896,8 @@ impl Gate {
                 cancel,
                 threshold: self.config.confirm_threshold,
                 margin_required: self.config.confirm_margin,
+                voice,
+                voice_check: self.config.voice_check,
                 verdict,
             },
         );
@@ -871,9 +909,8 @@ impl Gate {
 
     fn on_answer(
         &mut self,
-        yes: f32,
-        no: f32,
-        cancel: f32,
+        scores: [f32; 3],
+        voice: VoiceMatch,
         started_at: u64,
         at: u64,
         events: &mut Vec<GateEvent>,
@@ -886,15 +923,26 @@ impl Gate {
             } => (*listening_since, *deadline, flow.contact),
             _ => return None,
         };
+        let [yes, no, cancel] = scores;
         if started_at < listening_since {
-            self.audit_answer(at, yes, no, cancel, AnswerVerdict::BeforeReadback);
+            self.audit_answer(at, scores, voice, AnswerVerdict::BeforeReadback);
             self.cancel_request(CancelReason::AnswerBeforeReadback, at, events);
             return None;
         }
         let verdict = self.classify(yes, no, cancel);
-        self.audit_answer(at, yes, no, cancel, verdict);
+        self.audit_answer(at, scores, voice, verdict);
+        let voice_check = self.config.voice_check;
         let reason = match verdict {
             AnswerVerdict::Yes if at > deadline => CancelReason::ConfirmTimeout,
+            AnswerVerdict::Yes if !voice_check.admits(voice) => match (voice_check, voice) {
+                (VoiceCheck::Required { min_similarity }, VoiceMatch::Similarity(similarity)) => {
+                    CancelReason::VoiceMismatch {
+                        similarity,
+                        min_similarity,
+                    }
+                }
+                _ => CancelReason::VoiceNotMeasured,
+            },
             AnswerVerdict::Yes if !self.book.is_enrolled(contact) => CancelReason::ContactRemoved,
             AnswerVerdict::Yes if self.book.is_blocked(contact) => CancelReason::BlockedContact,
             AnswerVerdict::Yes => return self.release(yes, no, cancel, at, events),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use wakeguard::contacts::ContactBook;
 use wakeguard::features::MfccPlan;
-use wakeguard::intent::{FlowConfig, MessageFlow, SimulatedDevice, enroll_from_wavs};
+use wakeguard::gate::{CancelReason, GateEvent};
+use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice, enroll_from_wavs};
 use wakeguard::model::KeywordModel;
 
 #[derive(Deserialize)]
@@ -39,9 +40,13 @@ pub fn device(voice: &str) -> SimulatedDevice {
 
 /// The flow with the default configuration and VOICE's contacts.
 pub fn flow(voice: &str) -> MessageFlow {
+    flow_with(voice, FlowConfig::default())
+}
+
+/// The flow with `config` and VOICE's contacts.
+pub fn flow_with(voice: &str, config: FlowConfig) -> MessageFlow {
     let model = Arc::new(KeywordModel::embedded().unwrap());
     let plan = Arc::new(MfccPlan::new(model.metadata().front_end().unwrap()).unwrap());
-    let config = FlowConfig::default();
     let dir = flows_dir(voice);
     let file: ContactsFile =
         toml::from_str(&std::fs::read_to_string(dir.join("contacts.toml")).unwrap()).unwrap();
@@ -54,4 +59,19 @@ pub fn flow(voice: &str) -> MessageFlow {
         }
     }
     MessageFlow::new(model, book, config).unwrap()
+}
+
+/// The reasons of every cancellation among `events`, in order.
+#[allow(dead_code)] // not every test crate that shares this module uses it
+pub fn cancel_reasons(events: &[FlowEvent]) -> Vec<CancelReason> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            FlowEvent::Gate {
+                event: GateEvent::Cancelled { reason },
+                ..
+            } => Some(*reason),
+            _ => None,
+        })
+        .collect()
 }
