@@ -2,7 +2,7 @@
 //! of the microphone.
 //!
 //! ```text
-//! cargo run --release --example send_message -- --contacts CONTACTS.toml [--json] [--audit] FILE.wav
+//! cargo run --release --example send_message -- --contacts CONTACTS.toml [--json] [--audit] [--voice-check[=MIN]] FILE.wav
 //! ```
 //!
 //! `CONTACTS.toml` enrolls each allowed recipient explicitly:
@@ -27,7 +27,10 @@
 //! With `--json`, one JSON object per line for every flow event:
 //! `{"event": "wake"|"intent"|"name"|"contact"|"readback"|"answer"|"confirmed"|"cancelled"|"dispatched"|..., "time": s, ...}`.
 //! `--audit` prints the gate's audit log (every decision with its scores,
-//! never audio) at the end.
+//! never audio) at the end. `--voice-check` turns the gate's voice check on
+//! (README, "Who is answering"): a "yes" must come from the request's
+//! voice, at a similarity of at least MIN (default
+//! `wakeguard::voice::DEFAULT_MIN_SIMILARITY`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,10 +42,11 @@ use wakeguard::audio::{open_wav, pcm_i16_from_f32};
 use wakeguard::contacts::MatchConfig;
 use wakeguard::contacts_file::load_contacts;
 use wakeguard::features::MfccPlan;
-use wakeguard::gate::ConfirmedMessage;
+use wakeguard::gate::{ConfirmedMessage, VoiceCheck};
 use wakeguard::intent::{FlowConfig, FlowEvent, MessageFlow, SimulatedDevice};
 use wakeguard::model::KeywordModel;
 use wakeguard::report;
+use wakeguard::voice::DEFAULT_MIN_SIMILARITY;
 
 /// Run the whole send-message flow on a recording that plays the microphone.
 #[derive(Parser, Debug)]
@@ -61,6 +65,10 @@ struct Cli {
     /// Print the audit log (every decision with its scores) at the end
     #[arg(long)]
     audit: bool,
+    /// Require the answer's voice to match the request's, at this least cosine similarity
+    /// [default when given without a value: wakeguard::voice::DEFAULT_MIN_SIMILARITY]
+    #[arg(long, value_name = "MIN", require_equals = true)]
+    voice_check: Option<Option<f32>>,
     /// The recording (16 kHz; mono, or multichannel which is averaged)
     #[arg(value_name = "FILE.wav")]
     file: PathBuf,
@@ -83,6 +91,7 @@ fn run(cli: Cli) -> Result<(), String> {
         model: model_path,
         json,
         audit,
+        voice_check,
         file,
     } = cli;
     let model = Arc::new(
@@ -92,7 +101,12 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         .map_err(|e| e.to_string())?,
     );
-    let config = FlowConfig::default();
+    let mut config = FlowConfig::default();
+    if let Some(min) = voice_check {
+        config.gate.voice_check = VoiceCheck::Required {
+            min_similarity: min.unwrap_or(DEFAULT_MIN_SIMILARITY),
+        };
+    }
     let plan = Arc::new(
         MfccPlan::new(model.metadata().front_end().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?,
