@@ -3,13 +3,14 @@
 //! application's "read-back finished" and an accepted answer in the same
 //! request; a dispatch to a contact other than the one read back, or to a
 //! blocked or removed one; two dispatches in one request; audio kept after
-//! a cancel.
+//! a cancel; with the voice check on, a dispatch on an answer whose voice
+//! was not measured or below the threshold.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use wakeguard::contacts::{ContactBook, ContactId, FeatureSeq};
-use wakeguard::gate::{Gate, GateConfig, GateEvent, Input, VoiceMatch};
+use wakeguard::gate::{Gate, GateConfig, GateEvent, Input, VoiceCheck, VoiceMatch};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -30,6 +31,8 @@ enum Op {
         no: u8,
         cancel: u8,
         back: u16,
+        /// The voice similarity in steps of 1/127, or not measured.
+        voice: Option<i8>,
     },
     Tick,
     Cancel,
@@ -42,7 +45,21 @@ enum Op {
         yes: f32,
         no: f32,
         cancel: f32,
+        voice: f32,
     },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Run {
+    /// The voice check's threshold in steps of 1/127, or off.
+    voice_check: Option<i8>,
+    steps: Vec<Step>,
+}
+
+fn similarity(v: Option<i8>) -> VoiceMatch {
+    v.map_or(VoiceMatch::NotMeasured, |v| {
+        VoiceMatch::Similarity((f32::from(v) / 127.0).max(-1.0))
+    })
 }
 
 #[derive(Arbitrary, Debug)]
@@ -68,7 +85,11 @@ fn score(b: u8) -> f32 {
     f32::from(b) / 255.0
 }
 
-fuzz_target!(|steps: Vec<Step>| {
+fuzz_target!(|run: Run| {
+    let Run { voice_check, steps } = run;
+    let voice_check = voice_check.map_or(VoiceCheck::Off, |v| VoiceCheck::Required {
+        min_similarity: (f32::from(v) / 127.0).max(-1.0),
+    });
     let mut book = ContactBook::new();
     let ids: Vec<ContactId> = (0..3)
         .map(|k| {
@@ -76,7 +97,11 @@ fuzz_target!(|steps: Vec<Step>| {
                 .unwrap()
         })
         .collect();
-    let mut gate = Gate::new(GateConfig::default(), book).unwrap();
+    let config = GateConfig {
+        voice_check,
+        ..GateConfig::default()
+    };
+    let mut gate = Gate::new(config, book).unwrap();
     let mut now: u64 = 0;
     // What the current request has been through.
     let mut read_back_to: Option<ContactId> = None;
@@ -88,6 +113,7 @@ fuzz_target!(|steps: Vec<Step>| {
         } else {
             u64::from(s.dt)
         };
+        let mut voice_now = VoiceMatch::NotMeasured;
         let r = match s.op {
             Op::Wake(b) => gate.handle(Input::Wake {
                 score: score(b),
@@ -122,22 +148,34 @@ fuzz_target!(|steps: Vec<Step>| {
                 no,
                 cancel,
                 back,
-            } => gate.handle(Input::Answer {
-                yes: score(yes),
-                no: score(no),
-                cancel: score(cancel),
-                voice: VoiceMatch::NotMeasured,
-                started_at: now.saturating_sub(u64::from(back)),
-                at: now,
-            }),
-            Op::RawAnswer { yes, no, cancel } => gate.handle(Input::Answer {
+                voice,
+            } => {
+                voice_now = similarity(voice);
+                gate.handle(Input::Answer {
+                    yes: score(yes),
+                    no: score(no),
+                    cancel: score(cancel),
+                    voice: voice_now,
+                    started_at: now.saturating_sub(u64::from(back)),
+                    at: now,
+                })
+            }
+            Op::RawAnswer {
                 yes,
                 no,
                 cancel,
-                voice: VoiceMatch::NotMeasured,
-                started_at: now,
-                at: now,
-            }),
+                voice,
+            } => {
+                voice_now = VoiceMatch::Similarity(voice);
+                gate.handle(Input::Answer {
+                    yes,
+                    no,
+                    cancel,
+                    voice: voice_now,
+                    started_at: now,
+                    at: now,
+                })
+            }
             Op::Tick => gate.handle(Input::Tick { at: now }),
             Op::Cancel => gate.handle(Input::Cancel { at: now }),
             Op::AudioLost(n) => gate.handle(Input::AudioLost {
@@ -202,6 +240,12 @@ fuzz_target!(|steps: Vec<Step>| {
                 "dispatch to a blocked contact"
             );
             assert!(!dispatched_in_request, "two dispatches in one request");
+            if let VoiceCheck::Required { min_similarity } = voice_check {
+                assert!(
+                    matches!(voice_now, VoiceMatch::Similarity(v) if v >= min_similarity && v <= 1.0),
+                    "dispatch on voice {voice_now:?} with the check at {min_similarity}"
+                );
+            }
             dispatched_in_request = true;
             read_back_to = None;
             window_opened = false;
