@@ -6,7 +6,7 @@ voice check (`src/voice.rs`, tested by tests/voice.rs).
     python3 testdata/make_voice_golden.py
 
 The features come from models/train/voice_head.py (VoiceEmbedder, the
-specification `src/voice.rs` mirrors; its `mel` columns), run with
+specification `src/voice.rs` mirrors; its `mel+pitch` columns), run with
 onnxruntime; the voice vectors from the CURRENT models/voice_head.onnx.
 Rerun when models/voice_head.onnx is retrained (the features stay, the
 vectors change).
@@ -33,7 +33,7 @@ import voice_head as vh  # noqa: E402
 
 OUT = os.path.join(HERE, "golden", "voice_golden.json")
 HEAD = os.path.join(ROOT, "models", "voice_head.onnx")
-MEL = vh.FEATURE_SETS["mel"]
+MEL = vh.FEATURE_SETS["mel+pitch"]
 
 
 def read(path, start=0):

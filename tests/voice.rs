@@ -178,3 +178,46 @@ fn a_voice_print_does_not_print_its_values() {
     let v = model.voice(&pcm_of(&golden().clips[1])).unwrap().unwrap();
     assert_eq!(format!("{v:?}"), "VoicePrint(..)");
 }
+
+/// A harmonic tone at `f0` Hz (five harmonics), 1 s, loud.
+fn tone(f0: f64) -> Vec<i16> {
+    (0..16_000)
+        .map(|i| {
+            let t = i as f64 / 16_000.0;
+            let v: f64 = (1..=5)
+                .map(|h| (2.0 * std::f64::consts::PI * f0 * h as f64 * t).sin() / h as f64)
+                .sum();
+            (v * 6_000.0) as i16
+        })
+        .collect()
+}
+
+#[test]
+fn pitch_features_follow_the_fundamental() {
+    let mut model = VoiceModel::shared_embedded().unwrap();
+    for f0 in [110.0, 200.0, 310.0] {
+        let f = model.features(&tone(f0)).unwrap().unwrap();
+        let [median, spread, voiced] = [f[64], f[65], f[66]];
+        // The lag is an integer number of samples: within one lag step.
+        assert!(
+            (f64::from(median).exp() - f0).abs() < f0 * f0 / 16_000.0 + 1.0,
+            "{f0} Hz: median F0 {}",
+            f64::from(median).exp()
+        );
+        assert!(spread.abs() < 0.02, "{f0} Hz: spread {spread}");
+        assert!(voiced > 0.9, "{f0} Hz: voiced share {voiced}");
+    }
+    // Noise is not voiced: the fallback values.
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<i16> = (0..16_000)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 48) as i64 - 32_768) as i16 / 4
+        })
+        .collect();
+    let f = model.features(&noise).unwrap().unwrap();
+    assert!((f64::from(f[64]) - 150f64.ln()).abs() < 1e-5, "{}", f[64]);
+    assert_eq!([f[65], f[66]], [0.0, 0.0]);
+}

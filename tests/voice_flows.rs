@@ -123,8 +123,8 @@ fn without_voice(events: &[FlowEvent]) -> Vec<FlowEvent> {
 #[test]
 fn another_voice_saying_yes_is_cancelled_with_the_check_on() {
     // Only one direction passes the default threshold: f's request against
-    // m's "yes" measures 0.336, above it, and is sent (README, "Who is
-    // answering": about a quarter of other voices pass; the check is off by
+    // m's "yes" measures 0.254, above it, and is sent (README, "Who is
+    // answering": about one other voice in five passes; the check is off by
     // default for that reason).
     let (request, answer) = ("m", "f");
     let pcm = mixed(request, answer);

@@ -4,7 +4,7 @@
     nice -n 5 python3 models/train/voice_head.py --data /work/data            # k-fold, then export
     python3 models/train/voice_head.py --data /work/data --no-export          # k-fold only
 
-First run: about 3 min on 2 cores (features cached in DATA/voice_feats_*.npz),
+First run: about 5 min on 2 cores (features cached in DATA/voice_feats_*.npz),
 then under a minute. Needs numpy, soundfile, onnxruntime and onnx, and
 DATA/corpora_index.csv (unpack_and_index.py).
 
@@ -13,7 +13,7 @@ made the request (1.5-4 s of speech)? The data with speaker labels here are
 the Speech Commands clips (134 speakers, one word per 1 s clip, 1-50 clips
 each); the requests are built from them.
 
-Voice features of one utterance (the shipped `--features mel`, exactly
+Voice features of one utterance (the shipped `--features mel+pitch`, exactly
 `src/voice.rs`, checked by `tests/voice.rs` against
 testdata/golden/voice_golden.json):
   1. speech bounds as in answer_features.cut (10 ms frames, active at
@@ -25,13 +25,14 @@ testdata/golden/voice_golden.json):
      speech_embedding mel front end (melspectrogram.onnx, read as
      x / 10 + 2), as the answer scorer does;
   4. the mel frames of the active 10 ms frames; their mean and standard
-     deviation per bin (64 values).
+     deviation per bin (64 values);
+  5. pitch (3 values, `pitch` below).
 `--features embedding` (the mean and standard deviation of the 96-value
 speech_embedding windows of every piece) and `both` are measured for
 comparison: that network was trained to hear words whoever says them, and
 tells speakers apart far worse (README, "Who is answering").
 Voice vector: the projection head (voice_head.onnx: subtract the training
-mean, multiply by an LDA matrix, 64 -> DIM), then divided by its length.
+mean, multiply by an LDA matrix, 67 -> DIM), then divided by its length.
 Score: the cosine of the two vectors (their dot product), in [-1, 1].
 
 The projection: linear discriminant analysis over speakers (within-speaker
@@ -77,8 +78,11 @@ SR = 16000
 MAX_PIECES = 2
 DIM = 24
 TARGET_KEEP = 0.95
-# columns of the cached features: embedding mean, std (192); log-mel mean, std (64)
-FEATURE_SETS = {"embedding": slice(0, 192), "mel": slice(192, 256), "both": slice(0, 256)}
+PITCH_VOICED = 0.5
+# columns of the cached features: embedding mean, std (192); log-mel mean, std (64);
+# pitch (3)
+FEATURE_SETS = {"embedding": slice(0, 192), "mel": slice(192, 256), "both": slice(0, 256),
+                "mel+pitch": slice(192, 259)}
 
 
 class VoiceEmbedder(af.Embedder):
@@ -119,7 +123,46 @@ class VoiceEmbedder(af.Embedder):
             return None
         e, m = w
         return np.concatenate([e.mean(axis=0), e.std(axis=0),
-                               m.mean(axis=0), m.std(axis=0)]).astype(np.float32)
+                               m.mean(axis=0), m.std(axis=0), pitch(pcm)]).astype(np.float32)
+
+
+def pitch(pcm):
+    """Three pitch values of an utterance: the median and interquartile range
+    of ln(F0) over its voiced active frames, and the share of them voiced.
+
+    Frames: the active 10 ms frames q (as in `windows`) whose start lies in
+    the region read (the first MAX_PIECES * MAX_CUT samples from the
+    region's start), each the 640 samples (40 ms) from q*160 + 80 - 320, the
+    frames that fit in the recording; each minus its mean. Autocorrelation
+    ac(l) (exact, by a 2048-point FFT); r(l) = ac(l) / (ac(0) + 1e-9) for
+    lags l = 40..320 (400 to 50 Hz; not corrected for the overlap's length,
+    so that of a period's multiples the shortest wins); the frame is
+    voiced when the largest r (first lag on ties) exceeds PITCH_VOICED, its
+    F0 = 16000 / lag. Fewer than 3 voiced frames: (ln 150, 0, 0).
+    """
+    x = np.asarray(pcm, np.float64)
+    f = len(x) // af.FRAME
+    rms = np.sqrt((x[: f * af.FRAME].reshape(f, af.FRAME) ** 2).mean(axis=1))
+    level = max(af.ACTIVE_REL * rms.max(), af.ACTIVE_FLOOR)
+    on = np.flatnonzero(rms >= level)
+    a = max(0, on[0] * af.FRAME - af.PAD)
+    qs = on[on * af.FRAME < a + MAX_PIECES * af.MAX_CUT]
+    lo = qs * af.FRAME + 80 - 320
+    lo = lo[(lo >= 0) & (lo + 640 <= len(x))]
+    f0 = np.zeros(0)
+    if len(lo):
+        fr = np.stack([x[i:i + 640] for i in lo])
+        fr = fr - fr.mean(axis=1, keepdims=True)
+        sp = np.fft.rfft(fr, 2048, axis=1)
+        ac = np.fft.irfft(np.abs(sp) ** 2, 2048, axis=1)[:, :321]
+        r = ac[:, 40:321] / (ac[:, :1] + 1e-9)
+        best = r.argmax(axis=1)
+        voiced = r[np.arange(len(r)), best] > PITCH_VOICED
+        f0 = np.log(16000.0 / (best[voiced] + 40))
+    if len(f0) < 3:
+        return np.array([np.log(150.0), 0.0, 0.0])
+    return np.array([np.median(f0), np.percentile(f0, 75) - np.percentile(f0, 25),
+                     len(f0) / len(lo)])
 
 
 def trimmed(x, start, end):
@@ -152,7 +195,7 @@ def gather(args):
 
 
 def featurize(args):
-    cache = os.path.join(args.data, f"voice_feats2_s{args.seed}_f{args.folds}.npz")
+    cache = os.path.join(args.data, f"voice_feats3_s{args.seed}_f{args.folds}.npz")
     if os.path.exists(cache) and not args.refeaturize:
         z = np.load(cache, allow_pickle=True)
         return {k: z[k] for k in z.files}
@@ -343,7 +386,7 @@ def main():
     p.add_argument("--dim", type=int, default=DIM)
     p.add_argument("--reg", type=float, default=0.01, help="within-speaker scatter regularisation")
     p.add_argument("--keep", type=float, default=TARGET_KEEP)
-    p.add_argument("--features", choices=sorted(FEATURE_SETS), default="mel")
+    p.add_argument("--features", choices=sorted(FEATURE_SETS), default="mel+pitch")
     p.add_argument("--refeaturize", action="store_true")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "..", "voice_head.onnx"))
