@@ -19,7 +19,7 @@ for f in testdata/clips/*.wav testdata/answers/yes_espeak.wav testdata/answers/n
          testdata/flows/m/enroll_alice_1.wav; do
     [ -f "$f" ] && cp "$f" fuzz/corpus/wav/
 done
-cp models/wakeguard_v1.onnx models/answer_head.onnx fuzz/corpus/model/
+cp models/wakeguard_v1.onnx models/answer_head.onnx models/voice_head.onnx fuzz/corpus/model/
 # contacts_file: the file's text, NUL, the bytes of w0.wav.
 mkdir -p fuzz/corpus/contacts_file
 printf '[[contact]]\nname = "Alice"\nsamples = ["w0.wav", "w1.wav"]\n\n[[contact]]\nname = "Bob"\nsamples = ["w0.wav"]\nblocked = true\n\0' \
