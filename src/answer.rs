@@ -141,23 +141,44 @@ impl AnswerScores {
 /// the last active one), no allocation; the frame RMS is exact
 /// (integer sum of squares, then `sqrt(sum / 160)` in `f64`, as numpy does).
 pub fn speech_cut(pcm: &[i16]) -> Option<Range<usize>> {
-    let rms = |frame: &[i16]| -> f64 {
-        let sum: u64 = frame
-            .iter()
-            .map(|&s| (i64::from(s) * i64::from(s)) as u64)
-            .sum();
-        (sum as f64 / FRAME as f64).sqrt()
-    };
+    let active = active_frames(pcm)?;
+    let start = (active.first * FRAME).saturating_sub(PAD);
+    let end = pcm.len().min((active.last + 1) * FRAME + PAD);
+    Some(start..end.min(start + MAX_CUT))
+}
+
+/// Exact RMS of one [`FRAME`]-sample frame: integer sum of squares, then
+/// `sqrt(sum / 160)` in `f64`, as numpy does.
+pub(crate) fn frame_level(frame: &[i16]) -> f64 {
+    let sum: u64 = frame
+        .iter()
+        .map(|&s| (i64::from(s) * i64::from(s)) as u64)
+        .sum();
+    (sum as f64 / FRAME as f64).sqrt()
+}
+
+/// Where the speech of a recording is, by whole [`FRAME`]s: a frame is
+/// active when its [`frame_level`] is at least `level`.
+pub(crate) struct ActiveFrames {
+    /// max([`ACTIVE_REL`] × the loudest frame's level, [`ACTIVE_FLOOR`]).
+    pub(crate) level: f64,
+    /// The first active frame.
+    pub(crate) first: usize,
+    /// The last active frame.
+    pub(crate) last: usize,
+}
+
+/// The active frames of `pcm` (shared by [`speech_cut`] and
+/// [`crate::voice`]), or `None` when there is none.
+pub(crate) fn active_frames(pcm: &[i16]) -> Option<ActiveFrames> {
     let frames = || pcm.chunks_exact(FRAME);
     let loudest = frames()
-        .map(rms)
+        .map(frame_level)
         .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))))?;
     let level = (ACTIVE_REL * loudest).max(ACTIVE_FLOOR);
-    let first = frames().position(|f| rms(f) >= level)?;
-    let last = frames().rposition(|f| rms(f) >= level)?;
-    let start = (first * FRAME).saturating_sub(PAD);
-    let end = pcm.len().min((last + 1) * FRAME + PAD);
-    Some(start..end.min(start + MAX_CUT))
+    let first = frames().position(|f| frame_level(f) >= level)?;
+    let last = frames().rposition(|f| frame_level(f) >= level)?;
+    Some(ActiveFrames { level, first, last })
 }
 
 /// How many embedding windows are pooled for a cut of `cut_len` samples:

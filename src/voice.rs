@@ -75,7 +75,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use zeroize::Zeroize;
 
-use crate::answer::{self, ACTIVE_FLOOR, ACTIVE_REL, FRAME, MEL_BINS, MEL_FRAMES, Plan, Stage};
+use crate::answer::{self, ActiveFrames, FRAME, MEL_BINS, MEL_FRAMES, Plan, Stage};
 use crate::error::{Error, ModelError};
 
 pub use crate::answer::{MAX_CUT, PAD, WINDOW};
@@ -288,31 +288,22 @@ impl VoiceModel {
 
     /// Fill `self.features`; false when there is no active frame.
     fn compute_features(&mut self, pcm: &[i16]) -> Result<bool, Error> {
-        let frames = pcm.len() / FRAME;
-        if frames == 0 {
-            return Ok(false);
-        }
-        let rms = |i: usize| {
-            let f = &pcm[i * FRAME..(i + 1) * FRAME];
-            (f.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / FRAME as f64).sqrt()
-        };
-        let loudest = (0..frames).map(rms).fold(0.0, f64::max);
-        let level = (ACTIVE_REL * loudest).max(ACTIVE_FLOOR);
-        let Some(first) = (0..frames).find(|&i| rms(i) >= level) else {
+        let Some(ActiveFrames { level, first, last }) = answer::active_frames(pcm) else {
             return Ok(false);
         };
-        let last = (first..frames)
-            .rev()
-            .find(|&i| rms(i) >= level)
-            .unwrap_or(first);
         let a = (first * FRAME).saturating_sub(PAD);
         let b = ((last + 1) * FRAME + PAD).min(pcm.len());
         let end = b.min(a + MAX_PIECES * MAX_CUT);
         // Activity of every whole frame whose start lies in a..end (a is a
-        // multiple of FRAME: 0, or an active frame's start minus PAD).
+        // multiple of FRAME: 0, or an active frame's start minus PAD): every
+        // active frame of the region read, the ones the pitch is taken from.
         self.active.clear();
-        self.active
-            .extend((a / FRAME..end.div_ceil(FRAME).min(frames)).map(|i| rms(i) >= level));
+        self.active.extend(
+            pcm[a..]
+                .chunks_exact(FRAME)
+                .take(end.div_ceil(FRAME) - a / FRAME)
+                .map(|f| answer::frame_level(f) >= level),
+        );
 
         self.sums.fill(0.0);
         let mut count = 0usize;
@@ -378,8 +369,9 @@ impl VoiceModel {
         let mut frames = 0usize;
         let first = a / FRAME;
         for (i, &on) in self.active.iter().enumerate() {
+            // Every frame here starts before a + MAX_PIECES * MAX_CUT.
             let q = first + i;
-            if !on || q * FRAME >= a + MAX_PIECES * MAX_CUT {
+            if !on {
                 continue;
             }
             let Some(lo) = (q * FRAME).checked_sub(240) else {
