@@ -289,7 +289,7 @@ impl fmt::Display for Decision {
                     VoiceCheck::Required { min_similarity } => {
                         write!(f, " (need >= {min_similarity:.3})")
                     }
-                    _ => write!(f, " (not checked)"),
+                    VoiceCheck::Off => write!(f, " (not checked)"),
                 }
             }
             Self::Dispatched {

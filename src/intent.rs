@@ -316,20 +316,10 @@ enum VoiceState {
     On {
         model: Box<VoiceModel>,
         /// The voice of the request in progress, measured on the speech up
-        /// to the spoken name's end; wiped when the request ends.
-        request: RequestVoice,
+        /// to the spoken name's end; `None` before that, or when it held no
+        /// speech. Wiped when the request ends.
+        request: Option<VoicePrint>,
     },
-}
-
-/// The voice of the request in progress.
-#[derive(Debug)]
-enum RequestVoice {
-    /// No request, or its voice not yet measured.
-    None,
-    /// Measured: no speech was found in it.
-    NoSpeech,
-    /// Measured.
-    Measured(VoicePrint),
 }
 
 /// Collects detector output during one push.
@@ -537,7 +527,7 @@ impl MessageFlow {
             VoiceCheck::Off => VoiceState::Off,
             _ => VoiceState::On {
                 model: Box::new(VoiceModel::shared_embedded()?),
-                request: RequestVoice::None,
+                request: None,
             },
         };
         let history_cap = (config.max_name + config.gate.name_window + 16_000 * 2)
@@ -784,9 +774,10 @@ impl MessageFlow {
                     let too_long = e - s > self.config.max_answer;
                     let tail_done = self.now >= e + self.config.answer_tail;
                     if too_long || (done && tail_done) {
-                        let (scores, scoring) = self.score_answer(opened, s, e, best, too_long)?;
+                        let pcm = self.answer_audio(opened, s, e);
+                        let (scores, scoring) = self.score_answer(&pcm, best, too_long)?;
                         let [yes, no, cancel] = scores;
-                        let voice = self.answer_voice(opened, s, e)?;
+                        let voice = self.answer_voice(&pcm)?;
                         events.push(FlowEvent::Answer {
                             yes,
                             no,
@@ -849,43 +840,40 @@ impl MessageFlow {
         }
         let pcm = self.history_range(end.saturating_sub(REQUEST_VOICE_SPAN), end);
         if let VoiceState::On { model, request } = &mut self.voice {
-            *request = match model.voice(&pcm)? {
-                Some(v) => RequestVoice::Measured(v),
-                None => RequestVoice::NoSpeech,
-            };
+            *request = model.voice(&pcm)?;
         }
         Ok(())
     }
 
-    /// With the voice check on, the answer's voice (the same audio the
-    /// answer scorer reads) against the request's; the request's voice is
-    /// used once and wiped.
-    fn answer_voice(&mut self, opened: u64, s: u64, e: u64) -> Result<VoiceMatch, Error> {
-        if matches!(self.voice, VoiceState::Off) {
-            return Ok(VoiceMatch::NotMeasured);
-        }
-        let pad = crate::answer::PAD as u64;
-        let pcm = self.history_range(s.saturating_sub(pad).max(opened), e + pad);
+    /// With the voice check on, the voice of the answer's audio (`pcm`,
+    /// what the answer scorer reads) against the request's; the request's
+    /// voice is used once and wiped.
+    fn answer_voice(&mut self, pcm: &[i16]) -> Result<VoiceMatch, Error> {
         let VoiceState::On { model, request } = &mut self.voice else {
             return Ok(VoiceMatch::NotMeasured);
         };
-        let answer = model.voice(&pcm)?;
-        let request = std::mem::replace(request, RequestVoice::None);
-        Ok(match (request, answer) {
-            (RequestVoice::Measured(r), Some(a)) => VoiceMatch::Similarity(r.similarity(&a)),
+        let answer = model.voice(pcm)?;
+        Ok(match (request.take(), answer) {
+            (Some(r), Some(a)) => VoiceMatch::Similarity(r.similarity(&a)),
             _ => VoiceMatch::NotMeasured,
         })
     }
 
+    /// The answer's audio: from [`crate::answer::PAD`] before its first
+    /// speech frame to `PAD` after its last, never from before the window
+    /// opened (the device's prompt).
+    fn answer_audio(&self, opened: u64, s: u64, e: u64) -> Zeroizing<Vec<i16>> {
+        let pad = crate::answer::PAD as u64;
+        self.history_range(s.saturating_sub(pad).max(opened), e + pad)
+    }
+
     /// The answer's three scores: the second stage's on the answer's audio
-    /// (from [`crate::answer::PAD`] before its first speech frame to `PAD`
-    /// after its last), or the keyword model's best posteriors. A too-long
+    /// (`pcm`, [`MessageFlow::answer_audio`]), or the keyword model's best
+    /// posteriors. A too-long
     /// answer, or one in which the second stage hears no speech, scores 0.
     fn score_answer(
         &mut self,
-        opened: u64,
-        s: u64,
-        e: u64,
+        pcm: &[i16],
         best: [f32; 3],
         too_long: bool,
     ) -> Result<([f32; 3], AnswerScoring), Error> {
@@ -896,11 +884,8 @@ impl MessageFlow {
         if too_long {
             return Ok(([0.0; 3], AnswerScoring::SpeechEmbedding));
         }
-        let pad = crate::answer::PAD as u64;
-        // Never audio from before the window opened (the device's prompt).
-        let pcm = self.history_range(s.saturating_sub(pad).max(opened), e + pad);
         let scores = match self.answer_scorer.as_mut() {
-            Some(scorer) => scorer.score(&pcm)?,
+            Some(scorer) => scorer.score(pcm)?,
             None => None,
         };
         Ok((
@@ -981,7 +966,7 @@ impl MessageFlow {
             && let VoiceState::On { request, .. } = &mut self.voice
         {
             // The request ended: its voice is wiped (VoicePrint's Drop).
-            *request = RequestVoice::None;
+            *request = None;
         }
         match (self.gate.state(), &self.capture) {
             (GateStateKind::AwaitingAnswer, Capture::Off) => {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{MAX_RECORDING_LIMIT, seconds};
+use super::{CancelReason, MAX_RECORDING_LIMIT, seconds};
 use crate::audit::AnswerVerdict;
 
 /// Every threshold and window of the gate. Windows are in samples at 16 kHz.
@@ -82,9 +82,9 @@ pub enum VoiceCheck {
     Off,
     /// A "yes" confirms only when its voice similarity to the request is at
     /// least `min_similarity`; a lower one cancels the request with
-    /// [`CancelReason::VoiceMismatch`](super::CancelReason::VoiceMismatch),
+    /// [`CancelReason::VoiceMismatch`],
     /// and an answer whose voice was not measured cancels it with
-    /// [`CancelReason::VoiceNotMeasured`](super::CancelReason::VoiceNotMeasured):
+    /// [`CancelReason::VoiceNotMeasured`]:
     /// with the check on, a refused or unknown voice never confirms.
     Required {
         /// Least cosine similarity accepted, finite and in `[-1, 1]`.
@@ -95,12 +95,20 @@ pub enum VoiceCheck {
 }
 
 impl VoiceCheck {
-    /// Whether an answer with this voice measurement may confirm.
-    pub fn admits(self, voice: VoiceMatch) -> bool {
+    /// Why a clear "yes" with this voice measurement may not confirm, or
+    /// `None` when it may.
+    pub fn refusal(self, voice: VoiceMatch) -> Option<CancelReason> {
         match (self, voice) {
-            (Self::Off, _) => true,
-            (Self::Required { min_similarity }, VoiceMatch::Similarity(s)) => s >= min_similarity,
-            (Self::Required { .. }, VoiceMatch::NotMeasured) => false,
+            (Self::Off, _) => None,
+            (Self::Required { min_similarity }, VoiceMatch::Similarity(similarity)) => {
+                (similarity < min_similarity).then_some(CancelReason::VoiceMismatch {
+                    similarity,
+                    min_similarity,
+                })
+            }
+            (Self::Required { .. }, VoiceMatch::NotMeasured) => {
+                Some(CancelReason::VoiceNotMeasured)
+            }
         }
     }
 }
@@ -323,7 +331,7 @@ impl GateConfig {
             return Err(GateConfigError::ZeroAuditCapacity);
         }
         if let VoiceCheck::Required { min_similarity } = self.voice_check
-            && !(min_similarity.is_finite() && (-1.0..=1.0).contains(&min_similarity))
+            && !super::similarity_in_range(min_similarity)
         {
             return Err(GateConfigError::InvalidVoiceThreshold {
                 value: min_similarity,

@@ -175,6 +175,11 @@ pub(crate) fn rms_level_in_range(level: f32) -> bool {
     level.is_finite() && level > 0.0 && level <= 32768.0
 }
 
+/// A voice similarity (or its threshold) must be finite and in `[-1, 1]`.
+pub(crate) fn similarity_in_range(value: f32) -> bool {
+    value.is_finite() && (-1.0..=1.0).contains(&value)
+}
+
 /// RMS of `i16` samples (0 for an empty frame). Shared with the send-message
 /// flow's speech segmenter.
 pub(crate) fn frame_rms(frame: &[i16]) -> f64 {
@@ -430,7 +435,7 @@ impl Gate {
                 check_score("no", *no)?;
                 check_score("cancel", *cancel)?;
                 if let VoiceMatch::Similarity(value) = *voice
-                    && !(value.is_finite() && (-1.0..=1.0).contains(&value))
+                    && !similarity_in_range(value)
                 {
                     return Err(InputError::InvalidVoiceSimilarity { value });
                 }
@@ -931,24 +936,19 @@ impl Gate {
         }
         let verdict = self.classify(yes, no, cancel);
         self.audit_answer(at, scores, voice, verdict);
-        let voice_check = self.config.voice_check;
-        let reason = match verdict {
-            AnswerVerdict::Yes if at > deadline => CancelReason::ConfirmTimeout,
-            AnswerVerdict::Yes if !voice_check.admits(voice) => match (voice_check, voice) {
-                (VoiceCheck::Required { min_similarity }, VoiceMatch::Similarity(similarity)) => {
-                    CancelReason::VoiceMismatch {
-                        similarity,
-                        min_similarity,
-                    }
-                }
-                _ => CancelReason::VoiceNotMeasured,
-            },
-            AnswerVerdict::Yes if !self.book.is_enrolled(contact) => CancelReason::ContactRemoved,
-            AnswerVerdict::Yes if self.book.is_blocked(contact) => CancelReason::BlockedContact,
-            AnswerVerdict::Yes => return self.release(yes, no, cancel, at, events),
-            AnswerVerdict::No => CancelReason::AnsweredNo,
-            AnswerVerdict::Cancel => CancelReason::AnsweredCancel,
-            AnswerVerdict::Unclear | AnswerVerdict::BeforeReadback => {
+        let reason = match (verdict, self.config.voice_check.refusal(voice)) {
+            (AnswerVerdict::Yes, _) if at > deadline => CancelReason::ConfirmTimeout,
+            (AnswerVerdict::Yes, Some(refused)) => refused,
+            (AnswerVerdict::Yes, None) if !self.book.is_enrolled(contact) => {
+                CancelReason::ContactRemoved
+            }
+            (AnswerVerdict::Yes, None) if self.book.is_blocked(contact) => {
+                CancelReason::BlockedContact
+            }
+            (AnswerVerdict::Yes, None) => return self.release(yes, no, cancel, at, events),
+            (AnswerVerdict::No, _) => CancelReason::AnsweredNo,
+            (AnswerVerdict::Cancel, _) => CancelReason::AnsweredCancel,
+            (AnswerVerdict::Unclear | AnswerVerdict::BeforeReadback, _) => {
                 CancelReason::AnswerUnclear { yes, no, cancel }
             }
         };
