@@ -24,22 +24,16 @@ import sys
 
 import numpy as np
 import onnxruntime as ort
-import soundfile as sf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 import voice_head as vh  # noqa: E402
+from make_answer_golden import read  # noqa: E402  (same folder: a bundled WAV from a sample on)
 
 OUT = os.path.join(HERE, "golden", "voice_golden.json")
 HEAD = os.path.join(ROOT, "models", "voice_head.onnx")
 MEL = vh.FEATURE_SETS["mel+pitch"]
-
-
-def read(path, start=0):
-    data, sr = sf.read(os.path.join(ROOT, path), dtype="int16")
-    assert sr == 16000 and data.ndim == 1, path
-    return data[start:]
 
 
 def main():
